@@ -1,0 +1,140 @@
+// A dependency at run time: its breaker, health, metrics and the counts /status shows. Protocol
+// listeners record outcomes here; admin and readiness read from here.
+import type { Breaker, BreakerState, Transition } from '../breaker/breaker.js';
+import type { DependencyConfig } from '../config/schema.js';
+import { FallbackSummary } from '../fallback/summary.js';
+import type { HealthCheck } from '../health/check.js';
+import type { Logger } from '../log/logger.js';
+import type { DependencyMetrics } from '../metrics/metrics.js';
+
+export interface LastError {
+  message: string;
+  at: string;
+}
+
+export class Dependency {
+  readonly counts = { success: 0, failure: 0, slow: 0, ignored: 0, rejected: 0, fallbacks: 0 };
+  lastError: LastError | undefined;
+  inFlight = 0;
+  readonly checks: HealthCheck[] = [];
+  readonly summary: FallbackSummary;
+  private readonly slowCall: number;
+
+  constructor(
+    readonly name: string,
+    readonly config: DependencyConfig,
+    readonly breaker: Breaker,
+    readonly metrics: DependencyMetrics,
+    readonly log: Logger,
+    summaryInterval: number,
+  ) {
+    this.slowCall = config.breaker.slowCall ?? Infinity;
+    this.summary = new FallbackSummary(log, summaryInterval);
+    metrics.state(breaker.state);
+    breaker.onTransition((t: Transition) => this.onTransition(t));
+  }
+
+  private onTransition(t: Transition): void {
+    this.metrics.transition(t.from, t.to);
+    this.log.warn(
+      { breaker: { from: t.from, to: t.to }, reason: t.reason, retryAfterMs: this.breaker.retryAfterMs() },
+      `breaker ${t.from} -> ${t.to}: ${t.reason}`,
+    );
+  }
+
+  /** Health from the active checks: any healthy replica will do. No checks: healthy. */
+  get healthy(): boolean {
+    if (!this.config.health.enabled || this.checks.length === 0) return true;
+    return this.checks.some((c) => c.healthy);
+  }
+
+  /** Ready to take traffic: healthy, and the breaker is not refusing it. */
+  get ready(): boolean {
+    const s: BreakerState = this.breaker.state;
+    return this.healthy && s !== 'open' && s !== 'forced_open';
+  }
+
+  addCheck(check: HealthCheck): void {
+    this.checks.push(check);
+    check.onChange((c) => {
+      this.metrics.setHealthy(this.healthy);
+      if (c.healthy) {
+        this.log.info({ target: c.target }, `health check passing: ${c.target}`);
+      } else {
+        this.log.warn({ target: c.target, error: c.error }, `health check failing: ${c.target}: ${c.error}`);
+        if (!this.healthy) this.breaker.trip(`health check failing: ${c.target}: ${c.error}`);
+      }
+    });
+  }
+
+  // Outcome recording: the hot path calls these once per request.
+
+  success(token: number, ms: number): void {
+    this.breaker.success(token, ms);
+    this.metrics.duration.observe(ms / 1000);
+    if (ms >= this.slowCall) {
+      this.counts.slow++;
+      this.metrics.slow.inc();
+    } else {
+      this.counts.success++;
+      this.metrics.success.inc();
+    }
+  }
+
+  failure(token: number, ms: number, message: string): void {
+    this.breaker.failure(token, ms);
+    this.metrics.duration.observe(ms / 1000);
+    this.counts.failure++;
+    this.metrics.failure.inc();
+    this.lastError = { message, at: new Date().toISOString() };
+  }
+
+  ignored(token: number, ms: number): void {
+    this.breaker.ignore(token);
+    this.metrics.duration.observe(ms / 1000);
+    this.counts.ignored++;
+    this.metrics.ignored.inc();
+  }
+
+  rejected(): void {
+    this.counts.rejected++;
+    this.metrics.rejected.inc();
+  }
+
+  fallback(kind: string, reason: string): void {
+    this.counts.fallbacks++;
+    this.metrics.fallback(kind);
+    this.summary.count(kind, reason);
+  }
+
+  status(): Record<string, unknown> {
+    const b = this.breaker;
+    return {
+      protocol: this.config.protocol,
+      listen: this.config.listen,
+      upstream: this.config.upstream,
+      required: this.config.required,
+      healthy: this.healthy,
+      ready: this.ready,
+      checks: this.checks.map((c) => ({
+        target: c.opts.target,
+        state: c.state,
+        lastError: c.lastError ?? null,
+        lastCheckAt: c.lastCheckAt ? new Date(c.lastCheckAt).toISOString() : null,
+      })),
+      breaker: {
+        state: b.state,
+        since: new Date(b.since).toISOString(),
+        retryAfterMs: b.retryAfterMs(),
+      },
+      inFlight: this.inFlight,
+      counts: { ...this.counts },
+      lastError: this.lastError ?? null,
+    };
+  }
+
+  close(): void {
+    for (const c of this.checks) c.stop();
+    this.summary.close();
+  }
+}

@@ -1,0 +1,117 @@
+// The metric families of DESIGN.md ("Interfaces"), plus Node's process metrics. Children are
+// bound per dependency once, so the data path never looks labels up.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BREAKER_STATES, type BreakerState } from '../breaker/breaker.js';
+
+export type Outcome = 'success' | 'failure' | 'slow' | 'ignored' | 'rejected';
+
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly breakerState = new Gauge({
+    name: 'breakwater_breaker_state',
+    help: 'Circuit breaker state: 1 for the current state, 0 for the others.',
+    labelNames: ['dependency', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly transitions = new Counter({
+    name: 'breakwater_breaker_transitions_total',
+    help: 'Circuit breaker state transitions.',
+    labelNames: ['dependency', 'from', 'to'] as const,
+    registers: [this.registry],
+  });
+  readonly calls = new Counter({
+    name: 'breakwater_calls_total',
+    help: 'Calls to a dependency by outcome: success, failure (counts against the breaker), slow (a success over breaker.slowCall), ignored (a caller error, passed through) and rejected (not permitted: breaker open, half-open full, or bulkhead full).',
+    labelNames: ['dependency', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'breakwater_call_duration_seconds',
+    help: 'Time from forwarding a request until the upstream response ended (or failed).',
+    labelNames: ['dependency'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly fallbacks = new Counter({
+    name: 'breakwater_fallbacks_total',
+    help: 'Responses served by a fallback instead of the dependency, by fallback kind.',
+    labelNames: ['dependency', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly healthy = new Gauge({
+    name: 'breakwater_dependency_healthy',
+    help: '1 when the active health check of the dependency passes, else 0.',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
+  readonly badRequests = new Counter({
+    name: 'breakwater_bad_requests_total',
+    help: 'Requests breakwater refused or could not finish because of the client: malformed protocol input, client disconnects mid-request, oversized messages.',
+    labelNames: ['dependency', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: 'breakwater_ready',
+    help: '1 when /readyz answers 200.',
+    registers: [this.registry],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  forDependency(name: string): DependencyMetrics {
+    return new DependencyMetrics(this, name);
+  }
+}
+
+export class DependencyMetrics {
+  readonly success: Counter.Internal;
+  readonly failure: Counter.Internal;
+  readonly slow: Counter.Internal;
+  readonly ignored: Counter.Internal;
+  readonly rejected: Counter.Internal;
+  readonly duration: Histogram.Internal<'dependency'>;
+  private readonly fallbackChildren = new Map<string, Counter.Internal>();
+  private readonly badRequestChildren = new Map<string, Counter.Internal>();
+
+  constructor(
+    private readonly m: Metrics,
+    readonly name: string,
+  ) {
+    this.success = m.calls.labels(name, 'success');
+    this.failure = m.calls.labels(name, 'failure');
+    this.slow = m.calls.labels(name, 'slow');
+    this.ignored = m.calls.labels(name, 'ignored');
+    this.rejected = m.calls.labels(name, 'rejected');
+    this.duration = m.duration.labels(name);
+    m.healthy.labels(name).set(0);
+  }
+
+  fallback(kind: string): void {
+    let c = this.fallbackChildren.get(kind);
+    if (c === undefined) this.fallbackChildren.set(kind, (c = this.m.fallbacks.labels(this.name, kind)));
+    c.inc();
+  }
+
+  badRequest(reason: string): void {
+    let c = this.badRequestChildren.get(reason);
+    if (c === undefined) this.badRequestChildren.set(reason, (c = this.m.badRequests.labels(this.name, reason)));
+    c.inc();
+  }
+
+  state(current: BreakerState): void {
+    for (const s of BREAKER_STATES) this.m.breakerState.labels(this.name, s).set(s === current ? 1 : 0);
+  }
+
+  transition(from: BreakerState, to: BreakerState): void {
+    this.m.transitions.labels(this.name, from, to).inc();
+    this.state(to);
+  }
+
+  setHealthy(healthy: boolean): void {
+    this.m.healthy.labels(this.name).set(healthy ? 1 : 0);
+  }
+}

@@ -1,0 +1,133 @@
+// Wires one immutable config snapshot into a running sidecar: dependencies (breaker, health,
+// metrics), their listeners, the admin server, the startup gate and graceful shutdown.
+import type { Server } from 'node:http';
+import { createAdminServer } from './admin/server.js';
+import type { LoadedConfig } from './config/load.js';
+import { Dependency } from './dependency/dependency.js';
+import { breakerFromConfig } from './dependency/breaker-from-config.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { Metrics } from './metrics/metrics.js';
+import { listen, parseListen } from './proxy/http/server.js';
+import { ClickHouseListener } from './proxy/clickhouse/listener.js';
+import { StartupGate } from './startup/gate.js';
+
+export interface SidecarOptions {
+  log?: Logger;
+  /** Handle SIGTERM/SIGINT (the CLI does; embedded uses may not). Default true. */
+  signals?: boolean;
+  /** Exit the process when the startup gate says so. Default true. */
+  exitOnStartupTimeout?: boolean;
+}
+
+interface Listener {
+  start(): Promise<void>;
+  close(deadline: number): Promise<void>;
+}
+
+export interface Sidecar {
+  readonly dependencies: ReadonlyMap<string, Dependency>;
+  readonly metrics: Metrics;
+  readonly admin: Server;
+  /** Resolves with the process exit code once the sidecar has stopped. */
+  readonly closed: Promise<number>;
+  stop(exitCode?: number): Promise<void>;
+}
+
+export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = {}): Promise<Sidecar> {
+  const config = loaded.config;
+  const log = opts.log ?? createLogger(config.log.level);
+  const metrics = new Metrics();
+  const dependencies = new Map<string, Dependency>();
+  const listeners: Listener[] = [];
+
+  for (const [name, dc] of Object.entries(config.dependencies)) {
+    const dep = new Dependency(name, dc, breakerFromConfig(dc.breaker), metrics.forDependency(name), log.child({ dependency: name }), config.log.fallbackSummaryInterval);
+    dependencies.set(name, dep);
+    switch (dc.protocol) {
+      case 'clickhouse-http':
+        listeners.push(new ClickHouseListener(dep, dc));
+        break;
+    }
+  }
+
+  const gate = new StartupGate(config.startup, dependencies, log);
+  const ready = (): { ready: boolean; reasons: string[] } => {
+    const reasons: string[] = [];
+    if (!gate.passed) reasons.push('startup: waiting for ' + gate.waitingFor().join(', '));
+    for (const [name, d] of dependencies) {
+      if (!d.config.required || d.ready) continue;
+      const check = d.checks.find((c) => !c.healthy);
+      reasons.push(
+        !d.healthy
+          ? `${name}: unhealthy (${check?.opts.target}: ${check?.lastError ?? 'not checked yet'})`
+          : `${name}: breaker ${d.breaker.state}`,
+      );
+    }
+    return { ready: reasons.length === 0, reasons };
+  };
+
+  const admin = createAdminServer({
+    dependencies,
+    metrics,
+    token: config.admin.token,
+    started: () => gate.passed,
+    startupStatus: () => gate.status(),
+    ready,
+  });
+
+  let resolveClosed!: (code: number) => void;
+  const closed = new Promise<number>((r) => (resolveClosed = r));
+  let stopping: Promise<void> | undefined;
+  const stop = (exitCode = 0): Promise<void> =>
+    (stopping ??= (async () => {
+      const deadline = Date.now() + config.shutdown.drainTimeout;
+      log.info({ drainTimeoutMs: config.shutdown.drainTimeout }, 'shutting down: no new connections, draining in-flight requests');
+      gate.cancel();
+      await Promise.all(listeners.map((l) => l.close(deadline)));
+      for (const d of dependencies.values()) d.close();
+      await new Promise<void>((r) => {
+        admin.close(() => r());
+        admin.closeAllConnections();
+      });
+      log.info({ exitCode }, 'stopped');
+      log.flush?.();
+      resolveClosed(exitCode);
+    })());
+
+  const adminAddr = parseListen(config.admin.listen);
+  await listen(admin, adminAddr.host, adminAddr.port);
+  for (const l of listeners) await l.start();
+
+  log.info(
+    {
+      config: loaded.files,
+      env: loaded.env ?? null,
+      admin: config.admin.listen,
+      dependencies: Object.fromEntries(
+        Object.entries(config.dependencies).map(([n, d]) => [n, { protocol: d.protocol, listen: d.listen, upstream: d.upstream, required: d.required, breaker: d.breaker.state }]),
+      ),
+    },
+    `breakwater started: admin on ${config.admin.listen}; ` +
+      Object.entries(config.dependencies)
+        .map(([n, d]) => `${n} (${d.protocol}) ${d.listen} -> ${d.upstream.join(', ')}`)
+        .join('; '),
+  );
+
+  if (opts.signals !== false) {
+    const onSignal = (sig: string): void => {
+      log.info({ signal: sig }, `received ${sig}`);
+      void stop(0);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+
+  void gate.run().then((outcome) => {
+    if (outcome === 'exit' && opts.exitOnStartupTimeout !== false) {
+      process.stderr.write(`breakwater: ${gate.failureMessage()}\n`);
+      void stop(1);
+    }
+  });
+
+  return { dependencies, metrics, admin, closed, stop };
+}

@@ -1,0 +1,31 @@
+// Real services for tests: start a server on free ports in its own temp dir,
+// stop it afterwards. See DESIGN.md, "Real services for tests".
+import { startClickHouse, type ClickHouseServer, type StartClickHouseOptions } from './clickhouse.js';
+import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
+
+export { freePort, freePorts, isPortFree } from './ports.js';
+export { ManagedProcess, ServiceError, findBinary, makeTempDir, tailFile } from './process.js';
+export type { ManagedProcessOptions, ServiceErrorCode } from './process.js';
+export { startClickHouse, query as clickHouseQuery } from './clickhouse.js';
+export type { ClickHouseServer, QueryOptions, StartClickHouseOptions } from './clickhouse.js';
+export { startRedis, redisPing } from './redis.js';
+export type { RedisServer, StartRedisOptions } from './redis.js';
+
+/** Anything with tap's t.teardown(fn): a tap Test. */
+export interface TeardownHost {
+  teardown(fn: () => unknown): void;
+}
+
+/** Starts a ClickHouse server for this test and registers t.teardown(stop). */
+export async function withClickHouse(t: TeardownHost, opts?: StartClickHouseOptions): Promise<ClickHouseServer> {
+  const server = await startClickHouse(opts);
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/** Starts a Redis server for this test and registers t.teardown(stop). */
+export async function withRedis(t: TeardownHost, opts?: StartRedisOptions): Promise<RedisServer> {
+  const server = await startRedis(opts);
+  t.teardown(() => server.stop());
+  return server;
+}
