@@ -156,6 +156,7 @@ countfile=$(mktemp -t breakwater-count.XXXXXX)
 trap 'rm -f "$tapout" "$countfile"' EXIT
 node --input-type=module - "$tapout" "$countfile" "${files[@]}" <<'EOF' || die "could not count the tap results in $tapout"
 import fs from 'node:fs';
+import path from 'node:path';
 import { Parser } from 'tap-parser';
 const [file, countFile, ...expected] = process.argv.slice(2);
 const c = { pass: 0, fail: 0, skip: 0, todo: 0 };
@@ -171,11 +172,13 @@ p.on('fail', (r) => {
 });
 p.on('skip', () => c.skip++);
 p.on('todo', () => c.todo++);
-p.on('assert', (r) => reported.add(r.name)); // top-level points: one per file
+// top-level points: one per file, named by its path relative to the cwd
+const norm = (f) => path.relative(process.cwd(), path.resolve(f));
+p.on('assert', (r) => reported.add(norm(r.name)));
 p.on('bailout', (reason) => { bailout = reason || 'bail out'; });
 p.on('complete', () => {
   for (const f of expected) {
-    if (!reported.has(f)) { c.fail++; failures.push(`${f} (no result reported by tap)`); }
+    if (!reported.has(norm(f))) { c.fail++; failures.push(`${f} (no result reported by tap)`); }
   }
   if (bailout !== null) { c.fail++; failures.push(`bail out: ${bailout}`); }
   const lines = [];

@@ -15,7 +15,7 @@ export function breakerFromConfig(c: BreakerConfig, clock?: Clock): Breaker {
           slowCallRateThreshold: c.slowCallRate,
         })
       : new ConsecutiveFailures(c.failures);
-  const breaker = new Breaker({
+  return new Breaker({
     policy,
     openFor: c.openFor,
     openForMultiplier: c.openForMultiplier,
@@ -23,9 +23,7 @@ export function breakerFromConfig(c: BreakerConfig, clock?: Clock): Breaker {
     halfOpenMaxCalls: c.halfOpenMaxCalls,
     halfOpenSuccesses: c.halfOpenSuccesses,
     slowCallDuration: c.slowCall ?? Infinity,
+    initialState: c.state,
     ...(clock ? { clock } : {}),
   });
-  if (c.state === 'forced_open') breaker.forceOpen('breaker.state: forced_open in config');
-  else if (c.state === 'disabled') breaker.disable('breaker.state: disabled in config');
-  return breaker;
 }

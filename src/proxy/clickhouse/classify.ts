@@ -12,6 +12,13 @@
 //     its body starts `Code: 62, e.displayText() = DB::Exception: ...`;
 //     current versions write `Code: 60. DB::Exception: ... (UNKNOWN_TABLE)`.
 //   A 2xx body is never parsed: it is data, and may well start "Code: 1,".
+//   The body may be compressed even when the app did not ask ClickHouse to
+//   compress: 18.16 gzips the error for a bad URL setting (unknown setting,
+//   unknown database, `readonly` override: 404/500) whenever the request had
+//   `Accept-Encoding: gzip` (checked), without enable_http_compression. Pass
+//   the response's Content-Encoding: the prefix is then inflated (gzip,
+//   deflate, br; a partial stream is fine). Other encodings (zstd, lz4, ...)
+//   cannot be read: the verdict then falls back to the status.
 //   An exception in the middle of a streamed 200 result is not visible in a
 //   prefix; it is not classified here.
 //
@@ -103,6 +110,8 @@
 //   394 QUERY_WAS_CANCELLED: KILL QUERY or the client went away.
 //   49 LOGICAL_ERROR, 1000 POCO_EXCEPTION, 1001 STD_EXCEPTION: too vague;
 //   rule 4 applies.
+
+import zlib from 'node:zlib';
 
 export type Verdict = 'success' | 'failure' | 'ignored';
 
@@ -312,15 +321,59 @@ export function exceptionCodeFromHeader(value: string | undefined): number | und
   return code;
 }
 
+const MAX_INFLATED = 64 * 1024;
+
+/**
+ * The first bytes of a response body as text bytes: `prefix` itself when not
+ * encoded, inflated when gzip/deflate/br (a truncated stream is fine: what
+ * can be inflated is returned), undefined when it cannot be read.
+ */
+export function decodeBodyPrefix(prefix: Buffer, contentEncoding: string | undefined): Buffer | undefined {
+  if (contentEncoding === undefined) return prefix;
+  const enc = contentEncoding.trim().toLowerCase();
+  if (enc === '' || enc === 'identity') return prefix;
+  try {
+    if (enc === 'gzip' || enc === 'x-gzip') {
+      return zlib.gunzipSync(prefix, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED });
+    }
+    if (enc === 'deflate') {
+      try {
+        return zlib.inflateSync(prefix, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED });
+      } catch {
+        return zlib.inflateRawSync(prefix, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: MAX_INFLATED });
+      }
+    }
+    if (enc === 'br') {
+      return zlib.brotliDecompressSync(prefix, {
+        finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH,
+        maxOutputLength: MAX_INFLATED,
+      });
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
 /**
  * Verdict for an upstream answer: its status, its X-ClickHouse-Exception-Code
- * header (undefined when absent) and the first bytes of its body (undefined
- * when not read; ~64 bytes are plenty). See the rules at the top of the file.
+ * header (undefined when absent), the first bytes of its body as received
+ * (undefined when not read; ~64 bytes of text are plenty, take the whole
+ * first chunk when compressed) and its Content-Encoding header (undefined
+ * when absent). See the rules at the top of the file.
  */
-export function classifyResponse(status: number, exceptionCodeHeader: string | undefined, bodyPrefix: Buffer | undefined): Verdict {
+export function classifyResponse(
+  status: number,
+  exceptionCodeHeader: string | undefined,
+  bodyPrefix: Buffer | undefined,
+  contentEncoding?: string,
+): Verdict {
   const ok = status >= 200 && status < 300;
   let code = exceptionCodeFromHeader(exceptionCodeHeader);
-  if (code === undefined && !ok && bodyPrefix !== undefined) code = exceptionCodeFromBody(bodyPrefix);
+  if (code === undefined && !ok && bodyPrefix !== undefined) {
+    const text = decodeBodyPrefix(bodyPrefix, contentEncoding);
+    if (text !== undefined) code = exceptionCodeFromBody(text);
+  }
 
   if (code !== undefined) {
     if (isServerTroubleCode(code)) return 'failure';

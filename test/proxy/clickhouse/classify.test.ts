@@ -1,9 +1,11 @@
+import zlib from 'node:zlib';
 import fc from 'fast-check';
 import t from 'tap';
 import {
   CALLER_ERROR_CODES,
   SERVER_TROUBLE_CODES,
   classifyResponse,
+  decodeBodyPrefix,
   exceptionCodeFromBody,
   exceptionCodeFromHeader,
   exceptionCodeName,
@@ -105,6 +107,25 @@ t.test('no code at all: 5xx, 408 and 429 are failures, other non-2xx ignored', a
   t.equal(classifyResponse(302, undefined, undefined), 'ignored');
 });
 
+t.test('compressed error bodies are inflated first (18.16 gzips some errors unasked)', async (t) => {
+  const readonlyOverride = 'Code: 164, e.displayText() = DB::Exception: Setting \'readonly\' cannot be overrided in readonly mode';
+  const gz = zlib.gzipSync(b(readonlyOverride));
+  t.equal(classifyResponse(500, undefined, gz, 'gzip'), 'ignored', 'inflated: READONLY, a caller error');
+  t.equal(classifyResponse(500, undefined, gz), 'failure', 'unread, the 500 alone would have counted');
+  t.equal(classifyResponse(500, undefined, gz.subarray(0, 70), 'gzip'), 'ignored', 'a truncated gzip prefix still gives the code');
+  t.equal(classifyResponse(500, undefined, zlib.deflateSync(b(OLD_MEMORY)), 'deflate'), 'failure');
+  t.equal(classifyResponse(500, undefined, zlib.deflateRawSync(b(OLD_SYNTAX)), 'deflate'), 'ignored', 'raw deflate too');
+  t.equal(classifyResponse(404, undefined, zlib.brotliCompressSync(b(OLD_UNKNOWN_TABLE)), 'br'), 'ignored');
+  t.equal(classifyResponse(500, undefined, b(OLD_SYNTAX), 'identity'), 'ignored');
+  t.equal(classifyResponse(500, undefined, b('\x28\xb5\x2f\xfd garbage'), 'zstd'), 'failure', 'unreadable encoding: the status decides');
+  t.same(decodeBodyPrefix(gz.subarray(0, 30), 'gzip'), Buffer.alloc(0), 'too short to inflate anything: empty, no throw');
+  t.equal(decodeBodyPrefix(b('not gzip at all'), 'gzip'), undefined);
+  t.equal(decodeBodyPrefix(b('x'), 'zstd'), undefined);
+  t.same(decodeBodyPrefix(b('plain'), undefined), b('plain'));
+  const bomb = zlib.gzipSync(Buffer.alloc(1024 * 1024));
+  t.equal(decodeBodyPrefix(bomb, 'gzip'), undefined, 'inflating is bounded');
+});
+
 t.test('code tables: disjoint, named, and the required members are there', async (t) => {
   for (const code of SERVER_TROUBLE_CODES) {
     t.ok(isServerTroubleCode(code), `${code}`);
@@ -178,8 +199,11 @@ t.test('property: classifyResponse is total and respects the code tables', async
   const status = fc.integer({ min: 100, max: 599 });
   const header = fc.option(fc.oneof(fc.integer({ min: 0, max: 1100 }).map(String), fc.string({ maxLength: 8 })), { nil: undefined });
   const body = fc.option(fc.uint8Array({ maxLength: 64 }).map((u) => Buffer.from(u)), { nil: undefined });
+  const encoding = fc.option(fc.constantFrom('gzip', 'deflate', 'br', 'zstd', 'identity', ''), { nil: undefined });
   fc.assert(
-    fc.property(status, header, body, (s, h, bd) => ['success', 'failure', 'ignored'].includes(classifyResponse(s, h, bd))),
+    fc.property(status, header, body, encoding, (s, h, bd, enc) =>
+      ['success', 'failure', 'ignored'].includes(classifyResponse(s, h, bd, enc)),
+    ),
     { numRuns: 3000 },
   );
   fc.assert(
