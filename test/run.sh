@@ -99,8 +99,13 @@ install_debs() {
 
   [ $created_policy -eq 1 ] && "${sudo[@]}" rm -f "$policy"
   # In case an init script started one anyway: nothing may listen on the default ports.
-  stop_started_service /run/redis/redis-server.pid /var/run/redis/redis-server.pid \
-    /run/clickhouse-server/clickhouse-server.pid /var/run/clickhouse-server/clickhouse-server.pid
+  # Only for the packages installed just now: anything else was not started by us.
+  for pkg in "${missing[@]}"; do
+    case $pkg in
+      redis-server) stop_started_service /run/redis/redis-server.pid /var/run/redis/redis-server.pid ;;
+      clickhouse-server) stop_started_service /run/clickhouse-server/clickhouse-server.pid /var/run/clickhouse-server/clickhouse-server.pid ;;
+    esac
+  done
 
   [ $rc -eq 0 ] || die "apt-get failed (exit $rc) installing ${missing[*]}"
   for pair in "${REQUIRED_DEBS[@]}"; do

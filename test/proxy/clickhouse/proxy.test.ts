@@ -86,11 +86,16 @@ t.test('caller errors pass through unchanged and leave the breaker closed', asyn
 });
 
 t.test('method, path, query string, headers and auth are kept', async (t) => {
-  const res = await fetch(`http://127.0.0.1:${port}/?query=SELECT%20currentUser()%2C%20version()`, {
+  const res = await fetch(`http://127.0.0.1:${port}/?query=SELECT%20'via'%2C%20version()`, {
     headers: { 'x-clickhouse-user': 'default' },
   });
   t.equal(res.status, 200);
-  t.match(await res.text(), /^default\t/);
+  t.match(await res.text(), /^via\t\d+\./);
+  const wrongKey = await fetch(`http://127.0.0.1:${port}/?query=SELECT%201`, {
+    headers: { 'x-clickhouse-user': 'default', 'x-clickhouse-key': 'wrong' },
+  });
+  t.not(wrongKey.status, 200, 'the auth headers reach ClickHouse');
+  t.match(await wrongKey.text(), /password/i);
   const bad = await fetch(`http://127.0.0.1:${port}/?query=SELECT%201&user=nobody&password=x`);
   t.not(bad.status, 200, 'a wrong user is refused by ClickHouse itself');
   t.match(await bad.text(), /nobody|password|Unknown user/i);
