@@ -9,6 +9,9 @@ import { createLogger, type Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { listen, parseListen } from './proxy/http/server.js';
 import { ClickHouseListener } from './proxy/clickhouse/listener.js';
+import { kafkaConnectionGuard, kafkaTargets } from './proxy/kafka/connection-guard.js';
+import { redisConnectionGuard, redisTargets } from './proxy/redis/connection-guard.js';
+import { TcpListener } from './proxy/tcp/listener.js';
 import { StartupGate } from './startup/gate.js';
 
 export interface SidecarOptions {
@@ -46,6 +49,12 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
     switch (dc.protocol) {
       case 'clickhouse-http':
         listeners.push(new ClickHouseListener(dep, dc));
+        break;
+      case 'redis':
+        listeners.push(new TcpListener(dep, redisTargets(dc.upstream), redisConnectionGuard));
+        break;
+      case 'kafka':
+        listeners.push(new TcpListener(dep, kafkaTargets(dc.upstream), kafkaConnectionGuard));
         break;
     }
   }

@@ -16,7 +16,8 @@ function durationValue(description: string) {
       }
       return ms;
     })
-    .describe(description);
+    .describe(description)
+    .meta({ format: 'duration' });
 }
 function duration(description: string, fallback: string) {
   return durationValue(description).prefault(fallback);
@@ -86,16 +87,23 @@ export const breakerSchema = z
   })
   .describe('Circuit breaker for this dependency.');
 
+const healthKeys = {
+  enabled: z.boolean().default(true).describe('Run active health checks.'),
+  interval: duration('Time between checks.', '5s'),
+  timeout: duration('A check not answered within this time fails.', '2s'),
+  healthyThreshold: positiveInt('Consecutive passing checks to become healthy.', 1),
+  unhealthyThreshold: positiveInt('Consecutive failing checks to become unhealthy (which opens the breaker).', 2),
+};
+
 export const healthSchema = z
   .strictObject({
-    enabled: z.boolean().default(true).describe('Run active health checks.'),
-    interval: duration('Time between checks.', '5s'),
-    timeout: duration('A check not answered within this time fails.', '2s'),
-    healthyThreshold: positiveInt('Consecutive passing checks to become healthy.', 1),
-    unhealthyThreshold: positiveInt('Consecutive failing checks to become unhealthy (which opens the breaker).', 2),
-    path: z.string().startsWith('/').default('/ping').describe('clickhouse-http: the path checked with GET; 200 means healthy.'),
+    ...healthKeys,
+    path: z.string().startsWith('/').default('/ping').describe('The path checked with GET; 200 means healthy.'),
   })
-  .describe('Active health checks (ClickHouse: `GET /ping`). A failing check opens the breaker before the app feels it.');
+  .describe('Active health checks (`GET /ping`). A failing check opens the breaker before the app feels it.');
+
+const tcpHealthSchema = (probe: string) =>
+  z.strictObject(healthKeys).describe(`Active health checks (${probe}). A failing check opens the breaker before the app feels it.`);
 
 const clickhouseFallbackKind = z.enum(['static', 'fail']);
 export const clickhouseFallbackRule = z
@@ -138,13 +146,13 @@ const common = {
     .default(0)
     .describe('Bulkhead: requests in flight to the upstream at once; more are answered by the fallback chain. 0 = no limit.'),
   breaker: breakerSchema.prefault({}),
-  health: healthSchema.prefault({}),
 };
 
 export const clickhouseDependency = z
   .strictObject({
     protocol: z.literal('clickhouse-http').describe('ClickHouse over HTTP.'),
     ...common,
+    health: healthSchema.prefault({}),
     upstream: upstreams(['http', 'https'], 'ClickHouse HTTP URL, or a list of replicas used round-robin among the healthy ones.'),
     fallback: z
       .array(clickhouseFallbackRule)
@@ -153,7 +161,34 @@ export const clickhouseDependency = z
   })
   .describe('A ClickHouse HTTP dependency.');
 
-export const dependencySchema = z.discriminatedUnion('protocol', [clickhouseDependency]);
+const HOST_PORT_UPSTREAM = z.string().refine((v) => HOST_PORT.test(v), { message: 'expected host:port, such as 127.0.0.1:9092' });
+
+export const redisDependency = z
+  .strictObject({
+    protocol: z.literal('redis').describe('Redis (RESP).'),
+    ...common,
+    timeout: duration('Deadline for connecting to Redis.', '2s'),
+    maxConcurrent: z.number().int().min(0).default(0).describe('Bulkhead: client connections at once; more are refused with an error reply. 0 = no limit.'),
+    health: tcpHealthSchema('`PING` on a fresh connection').prefault({}),
+    upstream: upstreams(['redis'], 'Redis URL (redis://host:port); a list is tried round-robin.'),
+  })
+  .describe('A Redis dependency. This version guards connections: a refused or failed connection gets `-ERR breakwater: …` and counts against the breaker; per-command fallbacks come with the RESP-aware listener.');
+
+export const kafkaDependency = z
+  .strictObject({
+    protocol: z.literal('kafka').describe('Kafka (wire protocol).'),
+    ...common,
+    timeout: duration('Deadline for connecting to a broker.', '2s'),
+    maxConcurrent: z.number().int().min(0).default(0).describe('Bulkhead: client connections at once; more are refused. 0 = no limit.'),
+    health: tcpHealthSchema('an ApiVersions request to each bootstrap broker').prefault({}),
+    upstream: z
+      .union([HOST_PORT_UPSTREAM, z.array(HOST_PORT_UPSTREAM).min(1)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .describe('Bootstrap brokers (host:port).'),
+  })
+  .describe('A Kafka cluster. This version guards the bootstrap connection only (clients then reach brokers at the addresses Metadata advertises); broker address rewriting, per-topic fallbacks and the spool come with the Kafka protocol proxy.');
+
+export const dependencySchema = z.discriminatedUnion('protocol', [clickhouseDependency, redisDependency, kafkaDependency]);
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
@@ -228,3 +263,5 @@ export type DependencyConfig = z.output<typeof dependencySchema>;
 export type ClickHouseDependencyConfig = z.output<typeof clickhouseDependency>;
 export type BreakerConfig = z.output<typeof breakerSchema>;
 export type HealthConfig = z.output<typeof healthSchema>;
+export type RedisDependencyConfig = z.output<typeof redisDependency>;
+export type KafkaDependencyConfig = z.output<typeof kafkaDependency>;

@@ -39,6 +39,8 @@ t.test('the shipped configs are valid, with the seed thresholds', async (t) => {
   t.equal(ch.breaker.openFor, 30_000);
   t.equal(ch.breaker.halfOpenSuccesses, 3);
   t.equal(base.startup.onTimeout, 'serve-unready');
+  t.match(base.dependencies.redis!.breaker, { failures: 5, openFor: 15_000, halfOpenSuccesses: 2 });
+  t.match(base.dependencies.kafka!.breaker, { failures: 2, openFor: 60_000, halfOpenSuccesses: 3 });
   const prod = loadConfig({ file: 'config/default.yaml', env: 'production', environ: {} }).config;
   t.equal(prod.startup.onTimeout, 'exit', 'production fails fast');
   t.equal(prod.dependencies.clickhouse!.upstream[0], 'http://clickhouse:8123');
@@ -120,7 +122,7 @@ t.test('interpolation', async (t) => {
   t.equal(c.admin.listen, '127.0.0.1:9999', 'default used');
   t.equal(c.admin.token, 's3cret');
   t.equal(c.dependencies.clickhouse!.breaker.failures, 4, 'an unquoted number stays a number');
-  t.equal(c.dependencies.clickhouse!.health.path, '/p${x}', '$${ escapes');
+  t.equal((c.dependencies.clickhouse as { health: { path: string } }).health.path, '/p${x}', '$${ escapes');
   const errs = errorsOf(p, undefined, { TOKEN: 'x' });
   t.equal(errs.length, 1);
   t.match(errs[0], /:8:15: environment variable CH_URL is not set and has no default; set it, or write \$\{CH_URL:-default\}/);

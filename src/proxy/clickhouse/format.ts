@@ -1,8 +1,8 @@
 // Which output FORMAT a ClickHouse read query asks for, as ClickHouse would
 // pick it: a `FORMAT <name>` clause at the end of the query, else the
-// `default_format` URL parameter (current ClickHouse also honours an
-// `X-ClickHouse-Format` request header: the caller passes that when the
-// parameter is absent), else TabSeparated.
+// `default_format` URL parameter, else TabSeparated. (18.16 ignores an
+// `X-ClickHouse-Format` request header: checked. If a newer version honours
+// it, the caller can pass its value when the parameter is absent.)
 //
 // Only for reads. In an INSERT, `FORMAT X` names the *input* format of the
 // data that follows, not the format of any answer.
@@ -200,8 +200,8 @@ function skipQuoted(sql: string, i: number, quote: number): number {
 
 /**
  * The output format of a read query, canonical name (see normalizeFormatName).
- * Never throws. `defaultFormatParam` is the `default_format` URL parameter
- * (or the X-ClickHouse-Format header), null when absent.
+ * Never throws. `defaultFormatParam` is the `default_format` URL parameter,
+ * null when absent.
  */
 export function requestedFormat(sql: string, defaultFormatParam: string | null): string {
   const fromQuery = formatClause(sql);

@@ -152,8 +152,26 @@ export class ClickHouseListener {
   }
 }
 
+function hasHeader(raw: Buffer[], lowerName: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toString('latin1').toLowerCase() === lowerName) return true;
+  }
+  return false;
+}
+
+function headerValue(raw: Buffer[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toString('latin1').toLowerCase() === lowerName) return raw[i + 1]!.toString('latin1');
+  }
+  return undefined;
+}
+
 /** One forwarded request: observes the response and records its outcome. */
 class Call implements ForwardObserver {
+  private encoding: string | undefined;
+
   constructor(
     private readonly listener: ClickHouseListener,
     private readonly req: IncomingMessage,
@@ -166,23 +184,16 @@ class Call implements ForwardObserver {
   ) {}
 
   head(status: number, raw: Buffer[]): Verdict | 'inspect' {
-    let code: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      if (name.length === EXCEPTION_HEADER.length && name.toString('latin1').toLowerCase() === EXCEPTION_HEADER) {
-        code = raw[i + 1]!.toString('latin1');
-        break;
-      }
-    }
-    if (code === undefined) {
-      if (status >= 200 && status < 300) return 'success';
-      return 'inspect';
-    }
-    return classifyResponse(status, code, undefined);
+    if (status >= 200 && status < 300 && !hasHeader(raw, EXCEPTION_HEADER)) return 'success';
+    const code = headerValue(raw, EXCEPTION_HEADER);
+    if (code !== undefined) return classifyResponse(status, code, undefined);
+    // Old servers put the code only in the body, sometimes gzipped even for an error.
+    this.encoding = headerValue(raw, 'content-encoding');
+    return 'inspect';
   }
 
   body(status: number, firstChunk: Buffer | undefined): Verdict {
-    return classifyResponse(status, undefined, firstChunk);
+    return classifyResponse(status, undefined, firstChunk, this.encoding);
   }
 
   done(verdict: Verdict, ms: number): void {

@@ -1,0 +1,290 @@
+// Child processes for the HTTP benchmark: every command is printed (and kept for the results
+// file) exactly as run, optionally pinned to CPUs with taskset, and started in its own process
+// group so that nothing it forks (nginx workers) survives the benchmark:
+//  - stop() / stopAll() send SIGTERM to the group, then SIGKILL after a grace period;
+//  - a process 'exit' hook SIGKILLs every group still alive;
+//  - a detached watchdog (/bin/sh) SIGKILLs the groups listed in a state file once this
+//    process is gone, even after a SIGKILL where no hook runs.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** Every command this run started, in order, as a shell would read it. */
+export const commandLog: string[] = [];
+
+/** `--no-pin` turns taskset off everywhere. */
+export const pinning = { enabled: true };
+
+const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
+export function shellQuote(args: readonly string[]): string {
+  return args.map((a) => (SAFE.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
+}
+
+export function logCommand(line: string): void {
+  commandLog.push(line);
+  process.stdout.write(`$ ${line}\n`);
+}
+
+/** argv prefixed with `taskset -c <cpus>` when pinning is on and cpus are given. */
+export function pinned(argv: readonly string[], cpus: string | undefined): string[] {
+  return pinning.enabled && cpus !== undefined ? ['taskset', '-c', cpus, ...argv] : [...argv];
+}
+
+export interface Proc {
+  readonly name: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Last 64 KiB of stdout+stderr. */
+  output(): string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly running: boolean;
+  /** SIGTERM to the process group, SIGKILL after graceMs. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Map<number, { stop(graceMs?: number): Promise<void> }>();
+let stateFile: string | undefined;
+
+function writeState(): void {
+  if (stateFile === undefined) return;
+  try {
+    fs.writeFileSync(stateFile, [...live.keys()].join('\n') + '\n');
+  } catch {
+    // best effort
+  }
+}
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+const WATCHDOG = `
+parent="$1"; state="$2"
+while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+for g in $(cat "$state" 2>/dev/null); do kill -KILL -- "-$g" 2>/dev/null; done
+rm -f "$state"
+`;
+
+let hooked = false;
+function installHooks(): void {
+  if (hooked) return;
+  hooked = true;
+  stateFile = path.join(os.tmpdir(), `breakwater-bench-${process.pid}.pgids`);
+  writeState();
+  const wd = spawn('/bin/sh', ['-c', WATCHDOG, 'breakwater-bench-watchdog', String(process.pid), stateFile], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  wd.on('error', () => undefined);
+  wd.unref();
+  process.on('exit', () => {
+    for (const pgid of live.keys()) killGroup(pgid, 'SIGKILL');
+    if (stateFile !== undefined) fs.rmSync(stateFile, { force: true });
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\nbench: ${sig}: stopping every process it started\n`);
+      void stopAll(2000).finally(() => process.exit(130));
+    });
+  }
+}
+
+export interface StartOptions {
+  cpus?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Print the command (default true). */
+  log?: boolean;
+}
+
+/** Starts a long-running process in its own group; it is stopped by stopAll() at the latest. */
+export function startProcess(name: string, argv: readonly string[], opts: StartOptions = {}): Proc {
+  installHooks();
+  const full = pinned(argv, opts.cpus);
+  if (opts.log !== false) logCommand(`${shellQuote(full)} &   # ${name}`);
+  const child = spawn(full[0]!, full.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  if (child.pid === undefined) {
+    // spawn failed synchronously (ENOENT is reported via 'error' with pid undefined)
+    throw new Error(`${name}: could not start ${full[0]}: is it installed?`);
+  }
+  const pid = child.pid;
+  let out = '';
+  const keep = (chunk: Buffer): void => {
+    out += chunk.toString('utf8');
+    if (out.length > 65536) out = out.slice(-65536);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let running = true;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      running = false;
+      resolve({ code, signal });
+    });
+    child.once('error', (err) => {
+      running = false;
+      keep(Buffer.from(`spawn error: ${err.message}\n`));
+      resolve({ code: null, signal: null });
+    });
+  });
+  void exited.then(() => {
+    live.delete(pid);
+    writeState();
+  });
+  const proc: Proc = {
+    name,
+    pid,
+    child,
+    output: () => out,
+    exited,
+    get running() {
+      return running;
+    },
+    async stop(graceMs = 5000) {
+      if (!running) {
+        killGroup(pid, 'SIGKILL'); // stragglers of the group, if any
+        return;
+      }
+      killGroup(pid, 'SIGTERM');
+      const timer = setTimeout(() => killGroup(pid, 'SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+      killGroup(pid, 'SIGKILL');
+    },
+  };
+  live.set(pid, proc);
+  writeState();
+  return proc;
+}
+
+export async function stopAll(graceMs = 5000): Promise<void> {
+  await Promise.all([...live.values()].map((p) => p.stop(graceMs).catch(() => undefined)));
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (in its own group, so an abort kills it too). */
+export async function run(
+  argv: readonly string[],
+  opts: StartOptions & { timeoutMs?: number; stdin?: string; stdoutFile?: string } = {},
+): Promise<RunResult> {
+  installHooks();
+  const full = pinned(argv, opts.cpus);
+  if (opts.log !== false) logCommand(shellQuote(full) + (opts.stdoutFile ? ` > ${opts.stdoutFile}` : ''));
+  const child = spawn(full[0]!, full.slice(1), {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const pid = child.pid;
+  if (pid !== undefined) {
+    live.set(pid, { stop: async () => killGroup(pid, 'SIGKILL') });
+    writeState();
+  }
+  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
+  const chunks: Buffer[] = [];
+  let stderr = '';
+  const file = opts.stdoutFile === undefined ? undefined : fs.createWriteStream(opts.stdoutFile);
+  child.stdout!.on('data', (c: Buffer) => (file ? file.write(c) : chunks.push(c)));
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+    if (stderr.length > 65536) stderr = stderr.slice(-65536);
+  });
+  const timer =
+    opts.timeoutMs === undefined || pid === undefined ? undefined : setTimeout(() => killGroup(pid, 'SIGKILL'), opts.timeoutMs);
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('close', (c) => resolve(c));
+    child.once('error', (err) => {
+      stderr += `spawn error: ${err.message}\n`;
+      resolve(null);
+    });
+  });
+  if (timer) clearTimeout(timer);
+  if (pid !== undefined) {
+    live.delete(pid);
+    writeState();
+  }
+  if (file) await new Promise<void>((r) => file.end(() => r()));
+  return { code, stdout: Buffer.concat(chunks).toString('utf8'), stderr };
+}
+
+/** Like run(), but throws with the output when the exit code is not 0. */
+export async function runOk(argv: readonly string[], opts: Parameters<typeof run>[1] = {}): Promise<RunResult> {
+  const r = await run(argv, opts);
+  if (r.code !== 0) {
+    throw new Error(`command failed (exit ${r.code}): ${shellQuote(argv)}\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`);
+  }
+  return r;
+}
+
+/** Pins every thread of a running process (e.g. ClickHouse, started by the test harness). */
+export async function pinPid(pid: number, cpus: string): Promise<void> {
+  if (!pinning.enabled) return;
+  await runOk(['taskset', '-a', '-p', '-c', cpus, String(pid)]);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls until `pred` is true; throws with `what` (and the process output) after timeoutMs. */
+export async function waitUntil(
+  pred: () => Promise<boolean>,
+  what: string,
+  opts: { timeoutMs?: number; proc?: Proc } = {},
+): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  for (;;) {
+    let ok = false;
+    try {
+      ok = await pred();
+    } catch {
+      ok = false;
+    }
+    if (ok) return;
+    if (opts.proc && !opts.proc.running) {
+      throw new Error(`${opts.proc.name} exited while waiting for ${what}:\n${opts.proc.output().slice(-4000)}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${opts.proc ? `\n${opts.proc.name} output:\n${opts.proc.output().slice(-4000)}` : ''}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** An HTTP GET answered with `status` (default 200). */
+export async function httpOk(url: string, status = 200): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  await res.arrayBuffer();
+  return res.status === status;
+}
+
+/** VmRSS and VmHWM of a process, in MiB. */
+export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) : NaN;
+  };
+  return { rssMiB: round(kb('VmRSS') / 1024, 1), hwmMiB: round(kb('VmHWM') / 1024, 1) };
+}
+
+export function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,149 @@
+// The benchmark's upstream and reference proxies, each on a free port with its own temp
+// config: nginx serving a 1 KiB file, nginx as a keep-alive reverse proxy, HAProxy, and the
+// bench-only Node forwarders (http-proxy, naive undici Pool.request).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../services/ports.js';
+import { httpOk, startProcess, waitUntil, type Proc } from './procs.js';
+
+export interface Server {
+  name: string;
+  port: number;
+  /** http://127.0.0.1:<port> */
+  origin: string;
+  proc: Proc;
+}
+
+const STATIC_BODY = Buffer.alloc(1024, 'x');
+export const STATIC_PATH = '/1k';
+
+// Keep-alive connections are never closed for their request count during a run
+// (nginx closes after 1000 requests by default), so every target sees the same
+// long-lived connections.
+const KEEPALIVE_REQUESTS = 10_000_000;
+
+function nginxConf(dir: string, body: string): string {
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  keepalive_requests ${KEEPALIVE_REQUESTS};
+  keepalive_timeout 60s;
+${body}
+}
+`;
+}
+
+async function startNginx(nginx: string, name: string, dir: string, body: (port: number) => string, readyPath: string, cpus: string | undefined): Promise<Server> {
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(conf, nginxConf(dir, body(port)));
+  const proc = startProcess(name, [nginx, '-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf], { cpus });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitUntil(() => httpOk(origin + readyPath), `${name} on ${origin}${readyPath}`, { proc, timeoutMs: 15_000 }).catch((err: Error) => {
+    let log = '';
+    try {
+      log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-3000);
+    } catch {
+      // none
+    }
+    throw new Error(`${err.message}\n${log}`);
+  });
+  return { name, port, origin, proc };
+}
+
+/** nginx serving a fixed 1 KiB file at /1k (worker_processes 1, access_log off). */
+export function startNginxStatic(nginx: string, dir: string, cpus: string | undefined): Promise<Server> {
+  const www = path.join(dir, 'www');
+  fs.mkdirSync(www, { recursive: true });
+  fs.writeFileSync(path.join(www, '1k'), STATIC_BODY);
+  return startNginx(
+    nginx,
+    'nginx-static',
+    dir,
+    (port) => `  server {
+    listen 127.0.0.1:${port};
+    location = ${STATIC_PATH} { root ${www}; default_type application/octet-stream; }
+  }`,
+    STATIC_PATH,
+    cpus,
+  );
+}
+
+/** nginx as a keep-alive reverse proxy to `upstreamPort` (worker_processes 1, keepalive 64). */
+export function startNginxProxy(nginx: string, name: string, dir: string, upstreamPort: number, readyPath: string, cpus: string | undefined): Promise<Server> {
+  return startNginx(
+    nginx,
+    name,
+    dir,
+    (port) => `  upstream up {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+    keepalive_requests ${KEEPALIVE_REQUESTS};
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }`,
+    readyPath,
+    cpus,
+  );
+}
+
+/** HAProxy 2.x, mode http, one thread, server-side connection reuse always. */
+export async function startHaproxy(haproxy: string, dir: string, upstreamPort: number, readyPath: string, cpus: string | undefined): Promise<Server> {
+  fs.mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(
+    conf,
+    `global
+  nbthread 1
+  maxconn 10000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+backend be
+  server s1 127.0.0.1:${upstreamPort} maxconn 256
+`,
+  );
+  // -db: foreground, no daemon, no master-worker
+  const proc = startProcess('haproxy', [haproxy, '-db', '-f', conf], { cpus });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitUntil(() => httpOk(origin + readyPath), `haproxy on ${origin}${readyPath}`, { proc, timeoutMs: 15_000 });
+  return { name: 'haproxy', port, origin, proc };
+}
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** A bench-only Node forwarder from test/bench/forwarders/ (compiled), listening on a free port. */
+export async function startNodeForwarder(which: 'http-proxy' | 'undici-pool', upstream: string, readyPath: string, cpus: string | undefined): Promise<Server> {
+  const script = path.resolve(HERE, '..', 'forwarders', `${which}.js`);
+  const port = await freePort();
+  const proc = startProcess(which, [process.execPath, script, String(port), upstream], { cpus });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitUntil(() => httpOk(origin + readyPath), `${which} on ${origin}${readyPath}`, { proc, timeoutMs: 15_000 });
+  return { name: which, port, origin, proc };
+}
