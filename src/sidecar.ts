@@ -92,6 +92,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
       const deadline = Date.now() + config.shutdown.drainTimeout;
       log.info({ drainTimeoutMs: config.shutdown.drainTimeout }, 'shutting down: no new connections, draining in-flight requests');
       gate.cancel();
+      clearInterval(readiness);
       await Promise.all(listeners.map((l) => l.close(deadline)));
       for (const d of dependencies.values()) d.close();
       await new Promise<void>((r) => {
@@ -130,6 +131,19 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
   }
+
+  // Readiness changes are worth a log line each (and only those): operators see why a pod
+  // left the load balancer without polling /readyz.
+  let wasReady: boolean | undefined;
+  const readiness = setInterval(() => {
+    const r = ready();
+    metrics.ready.set(r.ready ? 1 : 0);
+    if (r.ready === wasReady) return;
+    wasReady = r.ready;
+    if (r.ready) log.info('ready: every required dependency is healthy');
+    else log.warn({ reasons: r.reasons }, `not ready: ${r.reasons.join('; ')}`);
+  }, 1000);
+  readiness.unref();
 
   void gate.run().then((outcome) => {
     if (outcome === 'exit' && opts.exitOnStartupTimeout !== false) {

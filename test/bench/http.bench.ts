@@ -1,0 +1,472 @@
+// HTTP data-path benchmark of the ClickHouse listener. One command starts everything it needs,
+// measures in ONE run (so every ratio is against baselines measured at the same time), prints
+// a table and writes JSON to test/bench/results/. It reports; it never asserts timings.
+//
+//   npx tsc -p tsconfig.json && node dist/test/bench/http.bench.js [--quick] [--rounds N]
+//        [--profile | --no-profile] [--no-pin] [--no-haproxy]
+//
+// 1. Added latency: `GET /?query=SELECT%201` against a real ClickHouse at a fixed rate,
+//    open loop (vegeta), direct vs through breakwater, interleaved rounds, merged.
+// 2. Saturation, closed loop (wrk -t1 -c32): a 1 KiB file from nginx, direct vs breakwater vs
+//    nginx / HAProxy as keep-alive reverse proxies vs http-proxy and a naive undici forwarder;
+//    and `SELECT 1` to ClickHouse direct vs breakwater vs nginx.
+// 3. RSS of the breakwater processes at idle and after the saturation runs.
+// 4. The breaker microbenchmark (dist/test/bench/breaker.bench.js 1).
+// With --profile (or automatically when a target is missed) breakwater runs once more under
+// `node --cpu-prof` during a wrk run and the hottest functions are summarized.
+//
+// CPU placement on a 2-core machine (taskset; --no-pin turns it off): the proxy under test on
+// cpu 0; the load generator and the upstream share cpu 1. "direct" has no proxy: there the
+// load generator takes cpu 0, so it and the upstream get a core each.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startClickHouse, type ClickHouseServer } from '../services/clickhouse.js';
+import { Vegeta, Wrk, type VegetaReport, type WrkResult } from './support/load.js';
+import { commandLog, logCommand, memoryOf, pinPid, pinning, round, run, sleep, stopAll } from './support/procs.js';
+import { summarizeProfile, type ProfileSummary } from './support/profile.js';
+import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNodeForwarder, type Server } from './support/servers.js';
+import { ROOT, startSidecar, type SidecarRun } from './support/sidecar.js';
+import { CACHE_DIR, ensureDeb, ensureVegeta, versionOf, VEGETA_VERSION } from './support/tools.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
+    profile: { type: 'boolean' },
+    'no-profile': { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
+    'no-haproxy': { type: 'boolean', default: false },
+  },
+});
+
+const QUICK = args.quick === true;
+const D = {
+  rate: 1000,
+  latencyWarmSec: QUICK ? 2 : 3,
+  latencyRoundSec: QUICK ? 3 : 10,
+  latencyRounds: 2, // per target, interleaved direct/breakwater/direct/breakwater
+  wrkWarmSec: QUICK ? 1 : 2,
+  wrkSec: QUICK ? 3 : 10,
+  wrkConnections: 32,
+  saturationRounds: Math.max(1, Number(args.rounds) || 1),
+  idleSec: 5,
+};
+const TARGETS = { addedP99Ms: 1, vsNginx: 0.5, idleRssMiB: 80 };
+
+const multiCore = os.availableParallelism() >= 2;
+pinning.enabled = !args['no-pin'] && multiCore;
+const CPU = { proxy: '0', load: '1', upstream: '1', directLoad: '0' };
+
+interface SaturationRow {
+  target: string;
+  what: string;
+  rounds: WrkResult[];
+  /** the best round by req/s (the least disturbed by the machine) */
+  best: WrkResult;
+}
+
+interface Results {
+  startedAt: string;
+  finishedAt?: string;
+  host: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  targets: typeof TARGETS;
+  latency?: {
+    direct: VegetaReport;
+    breakwater: VegetaReport;
+    addedMs: { p50: number; p90: number; p99: number; p999: number | null };
+  };
+  saturation: { static: SaturationRow[]; clickhouse: SaturationRow[] };
+  ratios: Record<string, number>;
+  rss: Record<string, { rssMiB: number; hwmMiB: number }>;
+  breaker: unknown[];
+  profile?: ProfileSummary & { copiedTo: string };
+  verdicts: Record<string, string>;
+  commands: string[];
+  error?: string;
+}
+
+const results: Results = {
+  startedAt: new Date().toISOString(),
+  host: {},
+  settings: { ...D, pinning: pinning.enabled ? CPU : 'off', quick: QUICK },
+  targets: TARGETS,
+  saturation: { static: [], clickhouse: [] },
+  ratios: {},
+  rss: {},
+  breaker: [],
+  verdicts: {},
+  commands: commandLog,
+};
+
+function heading(text: string): void {
+  process.stdout.write(`\n=== ${text}\n`);
+}
+
+async function hostInfo(tools: { wrk: string; nginx: string; haproxy: string | undefined; vegeta: string }): Promise<Record<string, unknown>> {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    if (dirty) commit += ' (with uncommitted changes)';
+  } catch {
+    // not a checkout
+  }
+  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  return {
+    commit,
+    cpu,
+    cores: os.availableParallelism(),
+    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
+    kernel: os.release(),
+    loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
+    node: process.version,
+    wrk: await versionOf([tools.wrk, '-v']),
+    nginx: await versionOf([tools.nginx, '-v']),
+    haproxy: tools.haproxy ? await versionOf([tools.haproxy, '-v']) : 'not installed',
+    vegeta: VEGETA_VERSION,
+    clickhouse: await versionOf(['clickhouse-server', '--version']),
+  };
+}
+
+function ms(x: number | null | undefined): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(3);
+}
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+function wrkErrors(r: WrkResult): string {
+  const e = r.errors;
+  const n = e.connect + e.read + e.write + e.timeout;
+  return n === 0 && e.status === 0 ? '0' : `${n} sock, ${e.status} non-2xx`;
+}
+
+async function saturate(wrk: Wrk, target: string, what: string, url: string, cpus: string, into: SaturationRow[], roundIndex: number): Promise<void> {
+  process.stdout.write(`\n-- ${target}: ${what} (round ${roundIndex + 1}/${D.saturationRounds})\n`);
+  await wrk.run(url, { seconds: D.wrkWarmSec, connections: D.wrkConnections, cpus }); // warm-up, discarded
+  const r = await wrk.run(url, { seconds: D.wrkSec, connections: D.wrkConnections, cpus });
+  process.stdout.write(`   ${r.reqPerSec} req/s, p99 ${ms(r.latencyMs.p99)} ms, errors ${wrkErrors(r)}\n`);
+  let row = into.find((x) => x.target === target);
+  if (!row) {
+    row = { target, what, rounds: [], best: r };
+    into.push(row);
+  }
+  row.rounds.push(r);
+  if (r.reqPerSec > row.best.reqPerSec) row.best = r;
+}
+
+async function main(): Promise<void> {
+  heading('tools');
+  const wrkBin = (await ensureDeb('wrk', 'wrk'))!;
+  const nginxBin = (await ensureDeb('nginx', 'nginx'))!;
+  const haproxyBin = args['no-haproxy'] ? undefined : await ensureDeb('haproxy', 'haproxy', { optional: true });
+  const vegetaBin = await ensureVegeta();
+  if (!fs.existsSync(path.join(ROOT, 'dist/test/bench/breaker.bench.js'))) {
+    throw new Error('dist/test/bench/breaker.bench.js is missing: build first with `npx tsc -p tsconfig.json`');
+  }
+  results.host = await hostInfo({ wrk: wrkBin, nginx: nginxBin, haproxy: haproxyBin, vegeta: vegetaBin });
+  process.stdout.write(`host: ${JSON.stringify(results.host)}\n`);
+  process.stdout.write(`pinning: ${pinning.enabled ? `proxy cpu ${CPU.proxy}, load generator + upstream cpu ${CPU.load} (direct: load generator cpu ${CPU.directLoad})` : 'off'}\n`);
+  if (results.host.loadAverageAtStart && (results.host.loadAverageAtStart as number[])[0]! > 0.5) {
+    process.stdout.write(`bench: note: load average ${(results.host.loadAverageAtStart as number[])[0]} at start: something else is running; numbers will be noisy\n`);
+  }
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'breakwater-bench-'));
+  let clickhouse: ClickHouseServer | undefined;
+  try {
+    heading('services');
+    clickhouse = await startClickHouse();
+    logCommand(`clickhouse-server --config-file=${clickhouse.dir}/config.xml &   # clickhouse (test/services startClickHouse), http ${clickhouse.url}`);
+    if (clickhouse.pid !== undefined) await pinPid(clickhouse.pid, CPU.upstream);
+    const upstream = await startNginxStatic(nginxBin, path.join(work, 'nginx-static'), CPU.upstream);
+
+    const bwClickHouse = await startSidecar({
+      name: 'breakwater-clickhouse',
+      dir: path.join(work, 'bw-clickhouse'),
+      dependency: 'clickhouse',
+      upstream: clickhouse.url,
+      healthPath: '/ping',
+      cpus: CPU.proxy,
+    });
+    const bwStatic = await startSidecar({
+      name: 'breakwater-static',
+      dir: path.join(work, 'bw-static'),
+      dependency: 'static1k',
+      upstream: upstream.origin,
+      healthPath: STATIC_PATH,
+      cpus: CPU.proxy,
+    });
+    process.stdout.write(`bench: breakwater ready (clickhouse pid ${bwClickHouse.proc.pid}, static pid ${bwStatic.proc.pid}); idling ${D.idleSec} s with health checks on\n`);
+    await sleep(D.idleSec * 1000);
+    results.rss['breakwater-clickhouse idle'] = memoryOf(bwClickHouse.proc.pid);
+    results.rss['breakwater-static idle'] = memoryOf(bwStatic.proc.pid);
+    process.stdout.write(`bench: idle RSS ${JSON.stringify(results.rss)}\n`);
+
+    const nginxProxyStatic = await startNginxProxy(nginxBin, 'nginx-proxy-static', path.join(work, 'nginx-proxy-static'), upstream.port, STATIC_PATH, CPU.proxy);
+    const nginxProxyCh = await startNginxProxy(nginxBin, 'nginx-proxy-clickhouse', path.join(work, 'nginx-proxy-ch'), clickhouse.httpPort, '/ping', CPU.proxy);
+    const haproxy = haproxyBin ? await startHaproxy(haproxyBin, path.join(work, 'haproxy'), upstream.port, STATIC_PATH, CPU.proxy) : undefined;
+    const httpProxy = await startNodeForwarder('http-proxy', upstream.origin, STATIC_PATH, CPU.proxy);
+    const undiciPool = await startNodeForwarder('undici-pool', upstream.origin, STATIC_PATH, CPU.proxy);
+
+    // 1. Added latency, open loop
+    heading(`1. added latency: SELECT 1 at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target, interleaved`);
+    const vegeta = new Vegeta(vegetaBin, work);
+    const select1 = '/?query=SELECT%201';
+    const lat = { direct: [] as string[], breakwater: [] as string[] };
+    const targets = { direct: clickhouse.url + select1, breakwater: bwClickHouse.origin + select1 };
+    for (const [name, url] of Object.entries(targets)) {
+      await vegeta.attack(`warm-${name}`, url, { rate: D.rate, seconds: D.latencyWarmSec, cpus: CPU.load });
+    }
+    for (let i = 0; i < D.latencyRounds; i++) {
+      for (const name of ['direct', 'breakwater'] as const) {
+        lat[name].push(await vegeta.attack(name, targets[name], { rate: D.rate, seconds: D.latencyRoundSec, cpus: CPU.load }));
+      }
+    }
+    const direct = await vegeta.report(lat.direct);
+    const viaBw = await vegeta.report(lat.breakwater);
+    results.latency = {
+      direct,
+      breakwater: viaBw,
+      addedMs: {
+        p50: round(viaBw.latencyMs.p50 - direct.latencyMs.p50, 3),
+        p90: round(viaBw.latencyMs.p90 - direct.latencyMs.p90, 3),
+        p99: round(viaBw.latencyMs.p99 - direct.latencyMs.p99, 3),
+        p999: viaBw.latencyMs.p999 !== null && direct.latencyMs.p999 !== null ? round(viaBw.latencyMs.p999 - direct.latencyMs.p999, 3) : null,
+      },
+    };
+
+    // 2. Saturation, closed loop
+    const wrk = new Wrk(wrkBin, work);
+    heading(`2a. saturation: 1 KiB static file, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (after a ${D.wrkWarmSec} s warm-up)`);
+    const staticTargets: [string, string, string, string][] = [
+      ['direct', 'nginx serving the file, no proxy', upstream.origin + STATIC_PATH, CPU.directLoad],
+      ['breakwater', 'clickhouse-http listener -> nginx', bwStatic.origin + STATIC_PATH, CPU.load],
+      ['nginx', 'nginx reverse proxy, keepalive 64', nginxProxyStatic.origin + STATIC_PATH, CPU.load],
+      ...(haproxy ? [['haproxy', 'HAProxy mode http, nbthread 1, http-reuse always', haproxy.origin + STATIC_PATH, CPU.load] as [string, string, string, string]] : []),
+      ['http-proxy', 'npm http-proxy 1.18.1, keep-alive Agent', httpProxy.origin + STATIC_PATH, CPU.load],
+      ['undici-pool', 'naive undici Pool.request + pipe', undiciPool.origin + STATIC_PATH, CPU.load],
+    ];
+    for (let r = 0; r < D.saturationRounds; r++) {
+      for (const [t, what, url, cpus] of staticTargets) await saturate(wrk, t, what, url, cpus, results.saturation.static, r);
+    }
+    heading(`2b. saturation: SELECT 1 to ClickHouse, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s`);
+    const chTargets: [string, string, string, string][] = [
+      ['direct', 'ClickHouse HTTP, no proxy', clickhouse.url + select1, CPU.directLoad],
+      ['breakwater', 'clickhouse-http listener -> ClickHouse', bwClickHouse.origin + select1, CPU.load],
+      ['nginx', 'nginx reverse proxy, keepalive 64', nginxProxyCh.origin + select1, CPU.load],
+    ];
+    for (let r = 0; r < D.saturationRounds; r++) {
+      for (const [t, what, url, cpus] of chTargets) await saturate(wrk, t, what, url, cpus, results.saturation.clickhouse, r);
+    }
+
+    // 3. RSS after saturation
+    results.rss['breakwater-clickhouse after saturation'] = memoryOf(bwClickHouse.proc.pid);
+    results.rss['breakwater-static after saturation'] = memoryOf(bwStatic.proc.pid);
+
+    computeRatios();
+
+    // Profile: on request, or when breakwater missed a target.
+    const missed = Object.values(results.verdicts).some((v) => v.startsWith('MISSED'));
+    const doProfile = args.profile === true || (missed && !args['no-profile']);
+    for (const p of [nginxProxyStatic, nginxProxyCh, haproxy, httpProxy, undiciPool].filter((x): x is Server => x !== undefined)) await p.proc.stop();
+    if (doProfile) {
+      heading(`profile: breakwater under node --cpu-prof during wrk -c${D.wrkConnections} -d${D.wrkSec}s on the 1 KiB file`);
+      await bwStatic.proc.stop();
+      await bwClickHouse.proc.stop();
+      results.profile = await profileRun(wrk, work, upstream.origin);
+    }
+    await stopAll();
+    await clickhouse.stop();
+    clickhouse = undefined;
+
+    // 4. Breaker microbenchmark (machine otherwise idle now)
+    heading('4. breaker microbenchmark');
+    const b = await run([process.execPath, path.join(ROOT, 'dist/test/bench/breaker.bench.js'), '1'], { cpus: CPU.proxy, timeoutMs: 120_000 });
+    if (b.code !== 0) throw new Error(`breaker.bench.js failed (exit ${b.code}): ${b.stderr}`);
+    for (const line of b.stdout.split('\n')) {
+      if (line.trim().startsWith('{')) results.breaker.push(JSON.parse(line));
+    }
+  } finally {
+    await stopAll();
+    await clickhouse?.stop().catch(() => undefined);
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function rowOf(rows: SaturationRow[], target: string): WrkResult | undefined {
+  return rows.find((r) => r.target === target)?.best;
+}
+
+function computeRatios(): void {
+  const s = results.saturation.static;
+  const bw = rowOf(s, 'breakwater');
+  const ratio = (a: WrkResult | undefined, b: WrkResult | undefined): number | undefined =>
+    a && b && b.reqPerSec > 0 ? round(a.reqPerSec / b.reqPerSec, 2) : undefined;
+  const put = (k: string, v: number | undefined): void => {
+    if (v !== undefined) results.ratios[k] = v;
+  };
+  put('static: breakwater/nginx', ratio(bw, rowOf(s, 'nginx')));
+  put('static: breakwater/direct', ratio(bw, rowOf(s, 'direct')));
+  put('static: breakwater/http-proxy', ratio(bw, rowOf(s, 'http-proxy')));
+  put('static: breakwater/haproxy', ratio(bw, rowOf(s, 'haproxy')));
+  put('static: breakwater/undici-pool', ratio(bw, rowOf(s, 'undici-pool')));
+  put('static: nginx/direct', ratio(rowOf(s, 'nginx'), rowOf(s, 'direct')));
+  const c = results.saturation.clickhouse;
+  put('clickhouse: breakwater/nginx', ratio(rowOf(c, 'breakwater'), rowOf(c, 'nginx')));
+  put('clickhouse: breakwater/direct', ratio(rowOf(c, 'breakwater'), rowOf(c, 'direct')));
+  put('clickhouse: nginx/direct', ratio(rowOf(c, 'nginx'), rowOf(c, 'direct')));
+
+  const v = results.verdicts;
+  if (results.latency) {
+    const added = results.latency.addedMs.p99;
+    v['added p99 <= 1 ms'] = `${added <= TARGETS.addedP99Ms ? 'met' : 'MISSED'} (${added} ms)`;
+  }
+  const vsNginx = results.ratios['static: breakwater/nginx'];
+  if (vsNginx !== undefined) v['breakwater >= 0.5x nginx'] = `${vsNginx >= TARGETS.vsNginx ? 'met' : 'MISSED'} (${vsNginx}x)`;
+  const idle = results.rss['breakwater-clickhouse idle'];
+  if (idle) v['idle RSS <= 80 MB'] = `${idle.rssMiB <= TARGETS.idleRssMiB ? 'met' : 'MISSED'} (${idle.rssMiB} MiB)`;
+}
+
+async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<ProfileSummary & { copiedTo: string }> {
+  const profDir = path.join(work, 'cpuprofile');
+  fs.mkdirSync(profDir, { recursive: true });
+  const bw = await startSidecar({
+    name: 'breakwater-profiled',
+    dir: path.join(work, 'bw-profiled'),
+    dependency: 'static1k',
+    upstream,
+    healthPath: STATIC_PATH,
+    cpus: CPU.proxy,
+    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  });
+  const url = bw.origin + STATIC_PATH;
+  await wrk.run(url, { seconds: D.wrkWarmSec, connections: D.wrkConnections, cpus: CPU.load });
+  const r = await wrk.run(url, { seconds: D.wrkSec, connections: D.wrkConnections, cpus: CPU.load });
+  process.stdout.write(`   under the profiler: ${r.reqPerSec} req/s\n`);
+  await bw.proc.stop(30_000); // SIGTERM: graceful exit writes the profile
+  const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (file === undefined) throw new Error(`node --cpu-prof wrote no profile into ${profDir}`);
+  const resultsDir = path.join(ROOT, 'test/bench/results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const copiedTo = path.join(resultsDir, `http-${stamp()}.cpuprofile`);
+  fs.copyFileSync(path.join(profDir, file), copiedTo);
+  return { ...summarizeProfile(copiedTo, { root: ROOT, top: 15 }), copiedTo: path.relative(ROOT, copiedTo) };
+}
+
+let stampValue: string | undefined;
+function stamp(): string {
+  stampValue ??= results.startedAt.replace(/[:.]/g, '-').replace(/Z$/, 'Z');
+  return stampValue;
+}
+
+function report(): string {
+  const out: string[] = [];
+  const h = results.host;
+  out.push(`breakwater HTTP data-path benchmark — ${results.startedAt}`);
+  out.push(`commit ${h.commit}; ${h.cpu}, ${h.cores} cores; node ${h.node}; ${QUICK ? 'QUICK run (short durations)' : 'full run'}`);
+  out.push(`pinning: ${pinning.enabled ? `proxy under test on cpu ${CPU.proxy}; load generator + upstream on cpu ${CPU.load}; "direct": load generator on cpu ${CPU.directLoad}, upstream on cpu ${CPU.upstream}` : 'off'}`);
+  if (results.latency) {
+    const { direct, breakwater, addedMs } = results.latency;
+    out.push('', `1. Added latency — GET /?query=SELECT%201 to ClickHouse, ${D.rate} req/s open loop (vegeta ${VEGETA_VERSION}), ${D.latencyRounds}x${D.latencyRoundSec} s per target, interleaved, merged`);
+    const row = (name: string, r: VegetaReport): (string | number)[] => [
+      name,
+      r.requests,
+      `${round(r.success * 100, 2)}%`,
+      ms(r.latencyMs.p50),
+      ms(r.latencyMs.p90),
+      ms(r.latencyMs.p99),
+      ms(r.latencyMs.p999),
+      ms(r.latencyMs.max),
+    ];
+    out.push(
+      table(
+        ['target', 'requests', 'ok', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+        [row('direct', direct), row('breakwater', breakwater), ['added (bw - direct)', '', '', ms(addedMs.p50), ms(addedMs.p90), ms(addedMs.p99), ms(addedMs.p999), ms(breakwater.latencyMs.max - direct.latencyMs.max)]],
+      ),
+    );
+  }
+  const sat = (title: string, rows: SaturationRow[]): void => {
+    if (rows.length === 0) return;
+    out.push('', title);
+    const bw = rowOf(rows, 'breakwater');
+    out.push(
+      table(
+        ['target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'bw / this', ...(D.saturationRounds > 1 ? ['all rounds req/s'] : []), 'what'],
+        rows.map((r) => [
+          r.target,
+          r.best.reqPerSec,
+          ms(r.best.latencyMs.p50),
+          ms(r.best.latencyMs.p99),
+          ms(r.best.latencyMs.max),
+          wrkErrors(r.best),
+          r.target === 'breakwater' || !bw ? '' : `${round(bw.reqPerSec / r.best.reqPerSec, 2)}x`,
+          ...(D.saturationRounds > 1 ? [r.rounds.map((x) => x.reqPerSec).join(' / ')] : []),
+          r.what,
+        ]),
+      ),
+    );
+  };
+  sat(`2a. Saturation — 1 KiB file from nginx, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (closed loop)${D.saturationRounds > 1 ? `, best of ${D.saturationRounds} rounds` : ''}`, results.saturation.static);
+  sat(`2b. Saturation — SELECT 1 to ClickHouse, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s`, results.saturation.clickhouse);
+  if (Object.keys(results.ratios).length) {
+    out.push('', 'Ratios (req/s)');
+    out.push(table(['ratio', 'value'], Object.entries(results.ratios).map(([k, v]) => [k, `${v}x`])));
+  }
+  if (Object.keys(results.rss).length) {
+    out.push('', '3. Memory of the breakwater processes (/proc/<pid>/status)');
+    out.push(table(['process / moment', 'VmRSS MiB', 'VmHWM MiB'], Object.entries(results.rss).map(([k, v]) => [k, v.rssMiB, v.hwmMiB])));
+  }
+  if (results.breaker.length) {
+    out.push('', '4. Breaker microbenchmark — node dist/test/bench/breaker.bench.js 1 (acquire()+success(), closed state)');
+    out.push(
+      table(
+        ['policy', 'ops/s', 'ns/op'],
+        (results.breaker as { policy: string; opsPerSec: number }[]).map((b) => [b.policy, b.opsPerSec.toLocaleString('en-US'), round(1e9 / b.opsPerSec, 1)]),
+      ),
+    );
+  }
+  if (Object.keys(results.verdicts).length) {
+    out.push('', 'Targets (reported, not asserted)');
+    out.push(table(['target', 'result'], Object.entries(results.verdicts)));
+  }
+  if (results.profile) {
+    const p = results.profile;
+    out.push('', `Profile — breakwater under node --cpu-prof, ${p.durationMs} ms sampled, ${p.samples} samples (${p.copiedTo}; open it in Chrome DevTools)`);
+    out.push(`self time by area: ${Object.entries(p.areas).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
+    const rows = (list: typeof p.topSelf): (string | number)[][] => list.map((f) => [f.function, f.area, `${f.selfPct}%`, `${f.totalPct}%`, f.where]);
+    out.push('top self time, all code:');
+    out.push(table(['function', 'area', 'self', 'total', 'where'], rows(p.topSelf)));
+    out.push("breakwater's own functions by total (inclusive) time:");
+    out.push(table(['function', 'area', 'self', 'total', 'where'], rows(p.breakwaterTotal.slice(0, 10))));
+  }
+  if (results.error) out.push('', `ERROR: ${results.error}`);
+  return out.join('\n');
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (err) {
+  results.error = (err as Error).stack ?? String(err);
+  process.stderr.write(`\nbench failed: ${results.error}\n`);
+  exitCode = 1;
+}
+if (results.saturation.static.length > 0 && Object.keys(results.verdicts).length === 0) computeRatios();
+results.finishedAt = new Date().toISOString();
+const resultsDir = path.join(ROOT, 'test/bench/results');
+fs.mkdirSync(resultsDir, { recursive: true });
+const jsonFile = path.join(resultsDir, `http-${stamp()}.json`);
+fs.writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n');
+fs.copyFileSync(jsonFile, path.join(resultsDir, 'http-latest.json'));
+const text = report();
+fs.writeFileSync(path.join(resultsDir, `http-${stamp()}.txt`), text + '\n');
+process.stdout.write(`\n${text}\n\nresults: ${path.relative(ROOT, jsonFile)} (and http-latest.json); cache: ${CACHE_DIR}\n`);
+process.exit(exitCode);
