@@ -128,7 +128,6 @@ async function hostInfo(tools: { wrk: string; nginx: string; haproxy: string | u
     nginx: await versionOf([tools.nginx, '-v']),
     haproxy: tools.haproxy ? await versionOf([tools.haproxy, '-v']) : 'not installed',
     vegeta: VEGETA_VERSION,
-    clickhouse: await versionOf(['clickhouse-server', '--version']),
   };
 }
 
@@ -180,12 +179,14 @@ async function main(): Promise<void> {
   }
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'breakwater-bench-'));
+  fs.chmodSync(work, 0o755); // nginx workers run as an unprivileged user when started as root
   let clickhouse: ClickHouseServer | undefined;
   try {
     heading('services');
     clickhouse = await startClickHouse();
     logCommand(`clickhouse-server --config-file=${clickhouse.dir}/config.xml &   # clickhouse (test/services startClickHouse), http ${clickhouse.url}`);
     if (clickhouse.pid !== undefined) await pinPid(clickhouse.pid, CPU.upstream);
+    results.host.clickhouse = (await clickhouse.query('SELECT version()')).trim();
     const upstream = await startNginxStatic(nginxBin, path.join(work, 'nginx-static'), CPU.upstream);
 
     const bwClickHouse = await startSidecar({
@@ -212,7 +213,12 @@ async function main(): Promise<void> {
 
     const nginxProxyStatic = await startNginxProxy(nginxBin, 'nginx-proxy-static', path.join(work, 'nginx-proxy-static'), upstream.port, STATIC_PATH, CPU.proxy);
     const nginxProxyCh = await startNginxProxy(nginxBin, 'nginx-proxy-clickhouse', path.join(work, 'nginx-proxy-ch'), clickhouse.httpPort, '/ping', CPU.proxy);
-    const haproxy = haproxyBin ? await startHaproxy(haproxyBin, path.join(work, 'haproxy'), upstream.port, STATIC_PATH, CPU.proxy) : undefined;
+    const haproxy = haproxyBin
+      ? await startHaproxy(haproxyBin, path.join(work, 'haproxy'), upstream.port, STATIC_PATH, CPU.proxy).catch((err: Error) => {
+          process.stdout.write(`bench: HAProxy did not start, leaving it out: ${err.message}\n`);
+          return undefined;
+        })
+      : undefined;
     const httpProxy = await startNodeForwarder('http-proxy', upstream.origin, STATIC_PATH, CPU.proxy);
     const undiciPool = await startNodeForwarder('undici-pool', upstream.origin, STATIC_PATH, CPU.proxy);
 

@@ -1,6 +1,7 @@
 // Real services for tests: start a server on free ports in its own temp dir,
 // stop it afterwards. See DESIGN.md, "Real services for tests".
 import { startClickHouse, type ClickHouseServer, type StartClickHouseOptions } from './clickhouse.js';
+import { startKafka, type KafkaServer, type StartKafkaOptions } from './kafka.js';
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 
 export { freePort, freePorts, isPortFree } from './ports.js';
@@ -10,6 +11,8 @@ export { startClickHouse, query as clickHouseQuery } from './clickhouse.js';
 export type { ClickHouseServer, QueryOptions, StartClickHouseOptions } from './clickhouse.js';
 export { startRedis, redisPing } from './redis.js';
 export type { RedisServer, StartRedisOptions } from './redis.js';
+export { startKafka, kafkaMetadata, kafkaHome, KAFKA_VERSION } from './kafka.js';
+export type { KafkaMetadata, KafkaServer, StartKafkaOptions } from './kafka.js';
 
 /** Anything with tap's t.teardown(fn): a tap Test. */
 export interface TeardownHost {
@@ -26,6 +29,13 @@ export async function withClickHouse(t: TeardownHost, opts?: StartClickHouseOpti
 /** Starts a Redis server for this test and registers t.teardown(stop). */
 export async function withRedis(t: TeardownHost, opts?: StartRedisOptions): Promise<RedisServer> {
   const server = await startRedis(opts);
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/** Starts a single-node KRaft Kafka broker for this test and registers t.teardown(stop). */
+export async function withKafka(t: TeardownHost, opts?: StartKafkaOptions): Promise<KafkaServer> {
+  const server = await startKafka(opts);
   t.teardown(() => server.stop());
   return server;
 }

@@ -43,11 +43,21 @@ command -v mvn >/dev/null 2>&1 || die "mvn not found: install Maven (apt-get ins
 
 parent=$(dirname "$HOME_DIR")
 mkdir -p "$parent"
+# One install at a time (parallel CI jobs, two checkouts): wait, then re-check.
+exec 9>"$HOME_DIR.lock"
+if command -v flock >/dev/null 2>&1; then
+  flock -w 900 9 || die "timed out waiting for another kafka-install.sh ($HOME_DIR.lock)"
+fi
+if [ -f "$MARKER" ] && compgen -G "$HOME_DIR/libs/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null; then
+  exit 0 # another install finished meanwhile
+fi
+rm -rf "$HOME_DIR" # an incomplete earlier install (no marker)
 work=$(mktemp -d "$HOME_DIR.partial.XXXXXX")
+chmod 755 "$work"
 cds_pid=
 cleanup() {
   if [ -n "$cds_pid" ]; then kill -KILL "$cds_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
+  if [ -n "$work" ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -113,7 +123,7 @@ rootLogger.appenderRef.console.ref = console
 EOF
 if ! java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$fmt/log4j2.properties" \
   -cp "$work/libs/*" kafka.tools.StorageTool format \
-  --cluster-id "AAAAAAAAAAAAAAAAAAAAAA" --config "$fmt/server.properties" --ignore-formatted \
+  --cluster-id ilMJWi8bTJeoSzqxApIAaw --config "$fmt/server.properties" \
   </dev/null >"$fmt/format.log" 2>&1; then
   cat "$fmt/format.log" >&2
   die "kafka.tools.StorageTool format failed (output above)"
@@ -126,17 +136,9 @@ compgen -G "$fmt/data/__cluster_metadata-0/*.checkpoint" >/dev/null || {
 mv "$fmt/data" "$work/bootstrap"
 rm -rf "$fmt" "$work/mvn.log"
 
-# --- 3. into place ------------------------------------------------------------
-# rename(2) of the whole dir: a concurrent install loses the race harmlessly.
-rm -rf "$HOME_DIR" 2>/dev/null || true # an incomplete earlier install (no marker)
-if ! mv -T "$work" "$HOME_DIR" 2>/dev/null; then
-  if [ -f "$MARKER" ]; then
-    say "another install finished first; using it"
-    exit 0
-  fi
-  die "could not move $work to $HOME_DIR"
-fi
-work=$HOME_DIR.partial.none # nothing left to clean up
+# --- 3. into place (the CDS archive needs the final jar paths) ------------------
+mv -T "$work" "$HOME_DIR" || die "could not move $work to $HOME_DIR"
+work=
 libs="$HOME_DIR/libs"
 
 # --- 4. AppCDS archive (optional) -----------------------------------------------

@@ -45,20 +45,21 @@ ${body}
 }
 
 async function startNginx(nginx: string, name: string, dir: string, body: (port: number) => string, readyPath: string, cpus: string | undefined): Promise<Server> {
-  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'tmp'), { recursive: true, mode: 0o755 });
+  fs.chmodSync(dir, 0o755);
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, nginxConf(dir, body(port)));
   const proc = startProcess(name, [nginx, '-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf], { cpus });
   const origin = `http://127.0.0.1:${port}`;
-  await waitUntil(() => httpOk(origin + readyPath), `${name} on ${origin}${readyPath}`, { proc, timeoutMs: 15_000 }).catch((err: Error) => {
+  await waitUntil(() => httpOk(origin + readyPath), `${name} on ${origin}${readyPath}`, { timeoutMs: 15_000 }).catch((err: Error) => {
     let log = '';
     try {
-      log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-3000);
+      log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8').slice(-1500);
     } catch {
       // none
     }
-    throw new Error(`${err.message}\n${log}`);
+    throw new Error(`${err.message}\nnginx output: ${proc.output().slice(-1000)}\nerror.log: ${log}`);
   });
   return { name, port, origin, proc };
 }
@@ -114,7 +115,7 @@ export async function startHaproxy(haproxy: string, dir: string, upstreamPort: n
     conf,
     `global
   nbthread 1
-  maxconn 10000
+  maxconn 4096
 defaults
   mode http
   timeout connect 5s
