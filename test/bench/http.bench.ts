@@ -25,7 +25,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startClickHouse, type ClickHouseServer } from '../services/clickhouse.js';
 import { Vegeta, Wrk, type VegetaReport, type WrkResult } from './support/load.js';
-import { commandLog, logCommand, memoryOf, pinPid, pinning, round, run, sleep, stopAll } from './support/procs.js';
+import { commandLog, cpuMsOfGroup, cpuMsOfPid, logCommand, memoryOf, pinPid, pinning, round, run, sleep, stopAll, waitQuiet } from './support/procs.js';
 import { summarizeProfile, type ProfileSummary } from './support/profile.js';
 import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNodeForwarder, type Server } from './support/servers.js';
 import { ROOT, startSidecar, type SidecarRun } from './support/sidecar.js';
@@ -39,6 +39,7 @@ const { values: args } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     'no-haproxy': { type: 'boolean', default: false },
+    'max-wait-quiet': { type: 'string', default: '180' },
   },
 });
 
@@ -60,12 +61,15 @@ const multiCore = os.availableParallelism() >= 2;
 pinning.enabled = !args['no-pin'] && multiCore;
 const CPU = { proxy: '0', load: '1', upstream: '1', directLoad: '0' };
 
+/** One wrk run plus the CPU time the server under test (proxy, or upstream for "direct") used. */
+type SaturationRun = WrkResult & { serverCpuMs: number; serverCpuUsPerReq: number; serverCpuPct: number };
+
 interface SaturationRow {
   target: string;
   what: string;
-  rounds: WrkResult[];
+  rounds: SaturationRun[];
   /** the best round by req/s (the least disturbed by the machine) */
-  best: WrkResult;
+  best: SaturationRun;
 }
 
 interface Results {
@@ -83,7 +87,7 @@ interface Results {
   ratios: Record<string, number>;
   rss: Record<string, { rssMiB: number; hwmMiB: number }>;
   breaker: unknown[];
-  profile?: ProfileSummary & { copiedTo: string };
+  profile?: ProfileResult;
   verdicts: Record<string, string>;
   commands: string[];
   error?: string;
@@ -148,11 +152,30 @@ function wrkErrors(r: WrkResult): string {
   return n === 0 && e.status === 0 ? '0' : `${n} sock, ${e.status} non-2xx`;
 }
 
-async function saturate(wrk: Wrk, target: string, what: string, url: string, cpus: string, into: SaturationRow[], roundIndex: number): Promise<void> {
+interface SaturationTarget {
+  target: string;
+  what: string;
+  url: string;
+  /** where wrk runs */
+  cpus: string;
+  /** CPU time (ms) used so far by the server under test */
+  cpuMs: () => number;
+}
+
+async function saturate(wrk: Wrk, t: SaturationTarget, into: SaturationRow[], roundIndex: number): Promise<void> {
+  const { target, what, url, cpus } = t;
   process.stdout.write(`\n-- ${target}: ${what} (round ${roundIndex + 1}/${D.saturationRounds})\n`);
   await wrk.run(url, { seconds: D.wrkWarmSec, connections: D.wrkConnections, cpus }); // warm-up, discarded
-  const r = await wrk.run(url, { seconds: D.wrkSec, connections: D.wrkConnections, cpus });
-  process.stdout.write(`   ${r.reqPerSec} req/s, p99 ${ms(r.latencyMs.p99)} ms, errors ${wrkErrors(r)}\n`);
+  const cpu0 = t.cpuMs();
+  const w = await wrk.run(url, { seconds: D.wrkSec, connections: D.wrkConnections, cpus });
+  const serverCpuMs = t.cpuMs() - cpu0;
+  const r: SaturationRun = {
+    ...w,
+    serverCpuMs,
+    serverCpuUsPerReq: w.requests > 0 ? round((serverCpuMs * 1000) / w.requests, 1) : NaN,
+    serverCpuPct: round((serverCpuMs / (w.seconds * 1000)) * 100, 0),
+  };
+  process.stdout.write(`   ${r.reqPerSec} req/s, p99 ${ms(r.latencyMs.p99)} ms, errors ${wrkErrors(r)}, server CPU ${r.serverCpuPct}% = ${r.serverCpuUsPerReq} us/req\n`);
   let row = into.find((x) => x.target === target);
   if (!row) {
     row = { target, what, rounds: [], best: r };
@@ -174,8 +197,11 @@ async function main(): Promise<void> {
   results.host = await hostInfo({ wrk: wrkBin, nginx: nginxBin, haproxy: haproxyBin, vegeta: vegetaBin });
   process.stdout.write(`host: ${JSON.stringify(results.host)}\n`);
   process.stdout.write(`pinning: ${pinning.enabled ? `proxy cpu ${CPU.proxy}, load generator + upstream cpu ${CPU.load} (direct: load generator cpu ${CPU.directLoad})` : 'off'}\n`);
-  if (results.host.loadAverageAtStart && (results.host.loadAverageAtStart as number[])[0]! > 0.5) {
-    process.stdout.write(`bench: note: load average ${(results.host.loadAverageAtStart as number[])[0]} at start: something else is running; numbers will be noisy\n`);
+  const quiet = await waitQuiet(15, Number(args['max-wait-quiet']) * 1000);
+  results.host.otherCpuBusyPctAtStart = quiet.busyPct;
+  results.host.waitedForQuietSec = Math.round(quiet.waitedMs / 1000);
+  if (quiet.busyPct >= 15) {
+    process.stdout.write(`bench: WARNING: ${quiet.busyPct}% of the CPUs are busy with other work: the numbers will be noisy (the CPU us/req columns less so)\n`);
   }
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'breakwater-bench-'));
@@ -252,25 +278,29 @@ async function main(): Promise<void> {
     // 2. Saturation, closed loop
     const wrk = new Wrk(wrkBin, work);
     heading(`2a. saturation: 1 KiB static file, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (after a ${D.wrkWarmSec} s warm-up)`);
-    const staticTargets: [string, string, string, string][] = [
-      ['direct', 'nginx serving the file, no proxy', upstream.origin + STATIC_PATH, CPU.directLoad],
-      ['breakwater', 'clickhouse-http listener -> nginx', bwStatic.origin + STATIC_PATH, CPU.load],
-      ['nginx', 'nginx reverse proxy, keepalive 64', nginxProxyStatic.origin + STATIC_PATH, CPU.load],
-      ...(haproxy ? [['haproxy', 'HAProxy mode http, nbthread 1, http-reuse always', haproxy.origin + STATIC_PATH, CPU.load] as [string, string, string, string]] : []),
-      ['http-proxy', 'npm http-proxy 1.18.1, keep-alive Agent', httpProxy.origin + STATIC_PATH, CPU.load],
-      ['undici-pool', 'naive undici Pool.request + pipe', undiciPool.origin + STATIC_PATH, CPU.load],
+    const group = (pgid: number) => () => cpuMsOfGroup(pgid);
+    const staticTargets: SaturationTarget[] = [
+      { target: 'direct', what: 'nginx serving the file, no proxy', url: upstream.origin + STATIC_PATH, cpus: CPU.directLoad, cpuMs: group(upstream.proc.pid) },
+      { target: 'breakwater', what: 'clickhouse-http listener -> nginx', url: bwStatic.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(bwStatic.proc.pid) },
+      { target: 'nginx', what: 'nginx reverse proxy, keepalive 64', url: nginxProxyStatic.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(nginxProxyStatic.proc.pid) },
+      ...(haproxy
+        ? [{ target: 'haproxy', what: 'HAProxy mode http, nbthread 1, http-reuse always', url: haproxy.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(haproxy.proc.pid) }]
+        : []),
+      { target: 'http-proxy', what: 'npm http-proxy 1.18.1, keep-alive Agent', url: httpProxy.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(httpProxy.proc.pid) },
+      { target: 'undici-pool', what: 'naive undici Pool.request + pipe', url: undiciPool.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(undiciPool.proc.pid) },
     ];
     for (let r = 0; r < D.saturationRounds; r++) {
-      for (const [t, what, url, cpus] of staticTargets) await saturate(wrk, t, what, url, cpus, results.saturation.static, r);
+      for (const t of staticTargets) await saturate(wrk, t, results.saturation.static, r);
     }
     heading(`2b. saturation: SELECT 1 to ClickHouse, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s`);
-    const chTargets: [string, string, string, string][] = [
-      ['direct', 'ClickHouse HTTP, no proxy', clickhouse.url + select1, CPU.directLoad],
-      ['breakwater', 'clickhouse-http listener -> ClickHouse', bwClickHouse.origin + select1, CPU.load],
-      ['nginx', 'nginx reverse proxy, keepalive 64', nginxProxyCh.origin + select1, CPU.load],
+    const chPid = clickhouse.pid ?? 0;
+    const chTargets: SaturationTarget[] = [
+      { target: 'direct', what: 'ClickHouse HTTP, no proxy', url: clickhouse.url + select1, cpus: CPU.directLoad, cpuMs: () => cpuMsOfPid(chPid) },
+      { target: 'breakwater', what: 'clickhouse-http listener -> ClickHouse', url: bwClickHouse.origin + select1, cpus: CPU.load, cpuMs: group(bwClickHouse.proc.pid) },
+      { target: 'nginx', what: 'nginx reverse proxy, keepalive 64', url: nginxProxyCh.origin + select1, cpus: CPU.load, cpuMs: group(nginxProxyCh.proc.pid) },
     ];
     for (let r = 0; r < D.saturationRounds; r++) {
-      for (const [t, what, url, cpus] of chTargets) await saturate(wrk, t, what, url, cpus, results.saturation.clickhouse, r);
+      for (const t of chTargets) await saturate(wrk, t, results.saturation.clickhouse, r);
     }
 
     // 3. RSS after saturation
@@ -307,7 +337,7 @@ async function main(): Promise<void> {
   }
 }
 
-function rowOf(rows: SaturationRow[], target: string): WrkResult | undefined {
+function rowOf(rows: SaturationRow[], target: string): SaturationRun | undefined {
   return rows.find((r) => r.target === target)?.best;
 }
 
@@ -325,6 +355,12 @@ function computeRatios(): void {
   put('static: breakwater/haproxy', ratio(bw, rowOf(s, 'haproxy')));
   put('static: breakwater/undici-pool', ratio(bw, rowOf(s, 'undici-pool')));
   put('static: nginx/direct', ratio(rowOf(s, 'nginx'), rowOf(s, 'direct')));
+  const cpu = (a: SaturationRun | undefined, b: SaturationRun | undefined): number | undefined =>
+    a && b && b.serverCpuUsPerReq > 0 ? round(a.serverCpuUsPerReq / b.serverCpuUsPerReq, 2) : undefined;
+  put('static CPU per request: breakwater/nginx', cpu(bw, rowOf(s, 'nginx')));
+  put('static CPU per request: breakwater/haproxy', cpu(bw, rowOf(s, 'haproxy')));
+  put('static CPU per request: breakwater/http-proxy', cpu(bw, rowOf(s, 'http-proxy')));
+  put('static CPU per request: breakwater/undici-pool', cpu(bw, rowOf(s, 'undici-pool')));
   const c = results.saturation.clickhouse;
   put('clickhouse: breakwater/nginx', ratio(rowOf(c, 'breakwater'), rowOf(c, 'nginx')));
   put('clickhouse: breakwater/direct', ratio(rowOf(c, 'breakwater'), rowOf(c, 'direct')));
@@ -341,7 +377,9 @@ function computeRatios(): void {
   if (idle) v['idle RSS <= 80 MB'] = `${idle.rssMiB <= TARGETS.idleRssMiB ? 'met' : 'MISSED'} (${idle.rssMiB} MiB)`;
 }
 
-async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<ProfileSummary & { copiedTo: string }> {
+type ProfileResult = ProfileSummary & { copiedTo: string; reqPerSecUnderProfiler: number };
+
+async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<ProfileResult> {
   const profDir = path.join(work, 'cpuprofile');
   fs.mkdirSync(profDir, { recursive: true });
   const bw = await startSidecar({
@@ -355,7 +393,9 @@ async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<Pro
   });
   const url = bw.origin + STATIC_PATH;
   await wrk.run(url, { seconds: D.wrkWarmSec, connections: D.wrkConnections, cpus: CPU.load });
+  const t0 = Number(process.hrtime.bigint() / 1000n);
   const r = await wrk.run(url, { seconds: D.wrkSec, connections: D.wrkConnections, cpus: CPU.load });
+  const t1 = Number(process.hrtime.bigint() / 1000n);
   process.stdout.write(`   under the profiler: ${r.reqPerSec} req/s\n`);
   await bw.proc.stop(30_000); // SIGTERM: graceful exit writes the profile
   const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
@@ -364,7 +404,7 @@ async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<Pro
   fs.mkdirSync(resultsDir, { recursive: true });
   const copiedTo = path.join(resultsDir, `http-${stamp()}.cpuprofile`);
   fs.copyFileSync(path.join(profDir, file), copiedTo);
-  return { ...summarizeProfile(copiedTo, { root: ROOT, top: 15 }), copiedTo: path.relative(ROOT, copiedTo) };
+  return { ...summarizeProfile(copiedTo, { root: ROOT, top: 15, window: [t0, t1] }), reqPerSecUnderProfiler: r.reqPerSec, copiedTo: path.relative(ROOT, copiedTo) };
 }
 
 let stampValue: string | undefined;
@@ -378,6 +418,7 @@ function report(): string {
   const h = results.host;
   out.push(`breakwater HTTP data-path benchmark — ${results.startedAt}`);
   out.push(`commit ${h.commit}; ${h.cpu}, ${h.cores} cores; node ${h.node}; ${QUICK ? 'QUICK run (short durations)' : 'full run'}`);
+  out.push(`CPUs busy with other work before the start: ${h.otherCpuBusyPctAtStart}% (waited ${h.waitedForQuietSec} s for quiet)`);
   out.push(`pinning: ${pinning.enabled ? `proxy under test on cpu ${CPU.proxy}; load generator + upstream on cpu ${CPU.load}; "direct": load generator on cpu ${CPU.directLoad}, upstream on cpu ${CPU.upstream}` : 'off'}`);
   if (results.latency) {
     const { direct, breakwater, addedMs } = results.latency;
@@ -405,7 +446,7 @@ function report(): string {
     const bw = rowOf(rows, 'breakwater');
     out.push(
       table(
-        ['target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'bw / this', ...(D.saturationRounds > 1 ? ['all rounds req/s'] : []), 'what'],
+        ['target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'bw / this', 'srv CPU', 'CPU us/req', ...(D.saturationRounds > 1 ? ['all rounds req/s'] : []), 'what'],
         rows.map((r) => [
           r.target,
           r.best.reqPerSec,
@@ -414,16 +455,21 @@ function report(): string {
           ms(r.best.latencyMs.max),
           wrkErrors(r.best),
           r.target === 'breakwater' || !bw ? '' : `${round(bw.reqPerSec / r.best.reqPerSec, 2)}x`,
+          `${r.best.serverCpuPct}%`,
+          r.best.serverCpuUsPerReq,
           ...(D.saturationRounds > 1 ? [r.rounds.map((x) => x.reqPerSec).join(' / ')] : []),
           r.what,
         ]),
       ),
     );
   };
+  const satNote =
+    'srv CPU: CPU time of the server under test (the proxy; for "direct" the upstream) over the run, 100% = one core; CPU us/req: that CPU time per request (less sensitive to a noisy machine than req/s)';
   sat(`2a. Saturation — 1 KiB file from nginx, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (closed loop)${D.saturationRounds > 1 ? `, best of ${D.saturationRounds} rounds` : ''}`, results.saturation.static);
   sat(`2b. Saturation — SELECT 1 to ClickHouse, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s`, results.saturation.clickhouse);
+  if (results.saturation.static.length) out.push(satNote);
   if (Object.keys(results.ratios).length) {
-    out.push('', 'Ratios (req/s)');
+    out.push('', 'Ratios (req/s unless it says CPU per request)');
     out.push(table(['ratio', 'value'], Object.entries(results.ratios).map(([k, v]) => [k, `${v}x`])));
   }
   if (Object.keys(results.rss).length) {
@@ -445,7 +491,11 @@ function report(): string {
   }
   if (results.profile) {
     const p = results.profile;
-    out.push('', `Profile — breakwater under node --cpu-prof, ${p.durationMs} ms sampled, ${p.samples} samples (${p.copiedTo}; open it in Chrome DevTools)`);
+    out.push(
+      '',
+      `Profile — breakwater under node --cpu-prof during wrk (${p.reqPerSecUnderProfiler} req/s under the profiler): ${p.durationMs} ms, ${p.samples} samples${p.windowed ? ' inside the wrk run' : ''}`,
+      `(${p.copiedTo}: open it in Chrome DevTools or speedscope)`,
+    );
     out.push(`self time by area: ${Object.entries(p.areas).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}%`).join(', ')}`);
     const rows = (list: typeof p.topSelf): (string | number)[][] => list.map((f) => [f.function, f.area, `${f.selfPct}%`, `${f.totalPct}%`, f.where]);
     out.push('top self time, all code:');

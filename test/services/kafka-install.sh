@@ -211,9 +211,12 @@ EOF
   return 1
 }
 t2=$(date +%s)
-if make_cds; then
-  say "made the AppCDS archive in $(( $(date +%s) - t2 )) s (one broker run)"
-fi
+for attempt in 1 2; do
+  if make_cds; then
+    say "made the AppCDS archive in $(( $(date +%s) - t2 )) s (one broker run)"
+    break
+  fi
+done
 
 echo "kafka_2.13 $KAFKA_VERSION: $njars jars, installed $(date -u +%FT%TZ)" >"$MARKER"
 say "installed Kafka $KAFKA_VERSION in $HOME_DIR ($(du -sh "$HOME_DIR" | cut -f1)); Maven download took $((t1 - t0)) s"

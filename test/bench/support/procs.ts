@@ -288,3 +288,64 @@ export function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+const CLK_TCK = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+/** utime+stime in ms of one process (all its threads), from /proc/<pid>/stat. */
+export function cpuMsOfPid(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields after "(comm)": state(3) ppid(4) pgrp(5) ... utime(14) stime(15)
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** utime+stime in ms of every live process in a process group (nginx master + worker). */
+export function cpuMsOfGroup(pgid: number): number {
+  let total = 0;
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid) total += ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+function cpuTimes(): { busy: number; total: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/** Share of all CPUs busy over `ms` (0..100), from /proc/stat. */
+export async function machineBusyPct(ms: number): Promise<number> {
+  const a = cpuTimes();
+  await sleep(ms);
+  const b = cpuTimes();
+  return b.total > a.total ? round(((b.busy - a.busy) / (b.total - a.total)) * 100, 1) : 0;
+}
+
+/**
+ * Waits until the machine is quiet (less than `maxBusyPct` of all CPUs busy over 3 s) or
+ * `maxWaitMs` passed; returns the last measurement. Other work on a 2-core machine ruins the
+ * numbers, so the benchmark waits a while for it rather than measure it.
+ */
+export async function waitQuiet(maxBusyPct: number, maxWaitMs: number): Promise<{ busyPct: number; waitedMs: number }> {
+  const start = Date.now();
+  for (;;) {
+    const busyPct = await machineBusyPct(3000);
+    const waitedMs = Date.now() - start;
+    if (busyPct < maxBusyPct || waitedMs >= maxWaitMs) return { busyPct, waitedMs };
+    process.stdout.write(`bench: machine ${busyPct}% busy with other work; waiting for it to calm down (${Math.round(waitedMs / 1000)} s of at most ${Math.round(maxWaitMs / 1000)} s)\n`);
+  }
+}

@@ -25,7 +25,7 @@ interface CpuProfile {
   endTime: number;
 }
 
-export type Area = 'breakwater' | 'undici' | 'node_modules' | 'node' | 'gc' | 'program' | 'idle' | 'other';
+export type Area = 'breakwater' | 'undici' | 'llhttp-wasm' | 'node_modules' | 'node' | 'native' | 'gc' | 'program' | 'idle' | 'other';
 
 export interface FunctionTime {
   function: string;
@@ -42,6 +42,8 @@ export interface ProfileSummary {
   file: string;
   durationMs: number;
   samples: number;
+  /** true when only the samples inside the given time window were counted */
+  windowed: boolean;
   /** share of all sampled time per area (self time) */
   areas: Record<Area, number>;
   /** the busiest functions by self time, all areas */
@@ -58,8 +60,9 @@ function areaOf(cf: CallFrame): Area {
     if (cf.functionName === '(garbage collector)') return 'gc';
     if (cf.functionName === '(program)') return 'program';
     if (cf.functionName === '(idle)') return 'idle';
-    return 'other';
+    return 'native'; // C++ builtins and bindings (writev, writeLatin1String...)
   }
+  if (u.startsWith('wasm://')) return 'llhttp-wasm'; // undici's HTTP parser
   if (u.includes('/node_modules/undici/')) return 'undici';
   if (u.includes('/node_modules/')) return 'node_modules';
   if (u.startsWith('node:')) return 'node';
@@ -99,7 +102,12 @@ function whereOf(cf: CallFrame, area: Area, root: string): string {
   return `${u}:${cf.lineNumber + 1}`;
 }
 
-export function summarizeProfile(file: string, opts: { root: string; top?: number }): ProfileSummary {
+/**
+ * `window`: [start, end] in microseconds of the monotonic clock (process.hrtime.bigint() / 1000n
+ * in any process on this machine; V8 stamps profiles with the same clock): only samples taken
+ * inside it count, so start-up and shutdown do not dilute the picture.
+ */
+export function summarizeProfile(file: string, opts: { root: string; top?: number; window?: [number, number] }): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const top = opts.top ?? 15;
   const byId = new Map<number, ProfileNode>();
@@ -121,8 +129,22 @@ export function summarizeProfile(file: string, opts: { root: string; top?: numbe
   }
   // timeDeltas[i] is the time between sample i-1 and sample i: attribute it to sample i.
   let totalUs = 0;
+  let counted = 0;
+  let windowed = opts.window !== undefined;
+  const inWindow = (ts: number): boolean => !windowed || (ts >= opts.window![0] && ts <= opts.window![1]);
+  if (windowed) {
+    // a window that misses the profile entirely means the clocks differ: count everything
+    let ts = profile.startTime;
+    let any = false;
+    for (const d of profile.timeDeltas) if (inWindow((ts += d))) any = true;
+    if (!any) windowed = false;
+  }
+  let ts = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = Math.max(0, profile.timeDeltas[i] ?? 0);
+    ts += profile.timeDeltas[i] ?? 0;
+    if (!inWindow(ts)) continue;
+    counted++;
     totalUs += dt;
     let id: number | undefined = profile.samples[i]!;
     info.get(keyOf.get(id)!)!.self += dt;
@@ -136,7 +158,7 @@ export function summarizeProfile(file: string, opts: { root: string; top?: numbe
       id = parent.get(id);
     }
   }
-  const areas = { breakwater: 0, undici: 0, node_modules: 0, node: 0, gc: 0, program: 0, idle: 0, other: 0 } as Record<Area, number>;
+  const areas: Record<Area, number> = { breakwater: 0, undici: 0, 'llhttp-wasm': 0, node_modules: 0, node: 0, native: 0, gc: 0, program: 0, idle: 0, other: 0 };
   for (const f of info.values()) areas[f.area] += f.self;
   for (const a of Object.keys(areas) as Area[]) areas[a] = pct(areas[a], totalUs);
   const rows = [...info.values()].map(
@@ -155,7 +177,8 @@ export function summarizeProfile(file: string, opts: { root: string; top?: numbe
   return {
     file,
     durationMs: Math.round(totalUs / 1000),
-    samples: profile.samples.length,
+    samples: counted,
+    windowed,
     areas,
     topSelf: bySelf.filter((r) => r.area !== 'idle').slice(0, top),
     breakwaterSelf: [...ours].sort((a, b) => b.selfMs - a.selfMs).slice(0, top),
