@@ -115,6 +115,11 @@ install_debs() {
 
 install_debs
 
+# --- 1b. Kafka broker jars (Maven Central, cached outside the repo) ----------
+# test/services/kafka-install.sh: a no-op when ~/.cache/breakwater/kafka-<version>
+# is complete; otherwise needs java and mvn, and prints how long the download took.
+bash test/services/kafka-install.sh </dev/null >&2 || die "installing the Kafka jars failed (errors above): run bash test/services/kafka-install.sh"
+
 # --- 2. node_modules and the build -------------------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "npm test: npm ci (node_modules missing or older than package-lock.json)" >&2

@@ -34,7 +34,7 @@ export class ClickHouseListener {
       host,
       port,
       handle: (req, res) => this.handle(req, res),
-      onClientError: (code) => dep.metrics.badRequest(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'header_timeout' : 'malformed_http'),
+      onClientError: (code) => dep.metrics.badRequest(clientErrorReason(code)),
     });
     if (config.health.enabled) {
       for (const replica of this.upstreams.replicas) {
@@ -150,6 +150,13 @@ export class ClickHouseListener {
     if (kind === 'read' && queryParam === null) readSql(req, prefix, run);
     else run(prefix?.toString('utf8') ?? '');
   }
+}
+
+function clientErrorReason(code: string): string {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return 'header_timeout';
+  if (code === 'HPE_HEADER_OVERFLOW') return 'oversized_headers';
+  if (code === 'ECONNRESET') return 'client_disconnect';
+  return 'malformed_http';
 }
 
 function hasHeader(raw: Buffer[], lowerName: string): boolean {

@@ -4,6 +4,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
+export const MAX_HEADER_BYTES = 64 * 1024;
+
 export interface HttpListenerOptions {
   host: string;
   port: number;
@@ -18,7 +20,7 @@ export function createHttpServer(opts: HttpListenerOptions): Server {
       requestTimeout: 0,
       headersTimeout: 60_000,
       keepAliveTimeout: 30_000,
-      maxHeaderSize: 64 * 1024,
+      maxHeaderSize: MAX_HEADER_BYTES,
       noDelay: true,
     },
     opts.handle,
@@ -27,9 +29,15 @@ export function createHttpServer(opts: HttpListenerOptions): Server {
     const code = err.code ?? 'ERR_UNKNOWN';
     opts.onClientError(code);
     if (socket.writable && code !== 'ECONNRESET') {
-      const body = JSON.stringify({ error: `breakwater: malformed HTTP request (${code}): ${err.message}` });
+      const tooLarge = code === 'HPE_HEADER_OVERFLOW';
+      const body = JSON.stringify({
+        error: tooLarge
+          ? `breakwater: request headers larger than ${MAX_HEADER_BYTES} bytes`
+          : `breakwater: malformed HTTP request (${code}): ${err.message}`,
+      });
+      const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
       socket.end(
-        `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     } else {
       socket.destroy();
