@@ -152,3 +152,25 @@ t.test('overlays: errors point into the overlay file; a missing overlay is named
   file('dependencies:\n  clickhouse: null\n', 'drop.yaml');
   t.same(Object.keys(loadConfig({ file: base, env: 'drop', environ: {} }).config.dependencies), [], 'null removes a key');
 });
+
+t.test('property: any file content gives a config or a ConfigError, never a crash', async (t) => {
+  const fc = (await import('fast-check')).default;
+  const fragments = fc.constantFrom('dependencies:', '  clickhouse:', '    protocol: clickhouse-http', '    listen: 127.0.0.1:1', '    upstream: http://a:1', '    breaker: {', '${X}', '${Y:-3}', '[', '- a', 'admin: 1', ': :', '\t', '"', "'", '&a', '*a', '!!binary', '    timeout: 5s', 'startup: { waitFor: [x] }');
+  let configs = 0;
+  let errors = 0;
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ maxLength: 200 }), fc.array(fragments, { maxLength: 12 }).map((l) => l.join('\n'))), (text) => {
+      const p = file(text);
+      try {
+        loadConfig({ file: p, environ: {} });
+        configs++;
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        for (const problem of err.problems) if (!problem.message) throw new Error('empty message');
+        errors++;
+      }
+    }),
+    { numRuns: 300 },
+  );
+  t.ok(configs > 0 && errors > 0, `${configs} valid, ${errors} rejected with ConfigError`);
+});
