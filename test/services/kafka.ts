@@ -142,10 +142,10 @@ function serverProperties(dir: string, port: number, controllerPort: number, ext
     'share.coordinator.state.topic.min.isr': 1,
     'group.initial.rebalance.delay.ms': 0,
     // After kill() the restarted controller refuses the broker's new
-    // registration until the old one's session expires (default 9 s); 3 s keeps
-    // kill()+restart() quick. Side effect: a pause() longer than that has the
-    // broker fenced by its own controller right after resume(), until its next
-    // heartbeat unfences it (clients see a short NOT_LEADER/leader change).
+    // registration (DUPLICATE_BROKER_REGISTRATION) until the old one's session
+    // expires (default 9 s); 3 s keeps kill()+restart() quick. A pause() longer
+    // than that could let the controller fence its own broker right after
+    // resume(); not seen with a 6 s pause (the next produce succeeded at once).
     'broker.session.timeout.ms': 3000,
     'broker.heartbeat.interval.ms': 500,
     // a small broker: several run at once on a 2-core test machine
@@ -265,40 +265,7 @@ function parseMetadataV4(b: Buffer, correlationId: number): KafkaMetadata {
 
 // --- ports ---------------------------------------------------------------------
 
-/** The kernel's range for outgoing connections' source ports (ip_local_port_range). */
-function ephemeralRange(): [number, number] {
-  try {
-    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo as number, hi as number];
-  } catch {
-    // not Linux
-  }
-  return [32768, 60999];
-}
-
-/**
- * `count` free ports OUTSIDE the ephemeral range. A port from freePorts()
- * (bind to :0) is an ephemeral one, and while the broker is down (kill() then
- * restart(), several seconds of JVM start before the PLAINTEXT listener binds)
- * any outgoing connection on the machine may get it as its source port; the
- * broker then fails with "Address already in use". Seen here under load from
- * parallel tests (thousands of connections in TIME-WAIT).
- */
-async function brokerPorts(count: number): Promise<number[]> {
-  const [lo, hi] = ephemeralRange();
-  let range: [number, number] | undefined;
-  if (lo - 1 - 20_000 >= 1_000) range = [20_000, lo - 1];
-  else if (65_535 - (hi + 1) >= 1_000) range = [hi + 1, 65_535];
-  if (!range) return freePorts(count);
-  const [from, to] = range;
-  const ports: number[] = [];
-  for (let tries = 0; ports.length < count && tries < 500; tries++) {
-    const port = from + Math.floor(Math.random() * (to - from + 1));
-    if (!ports.includes(port) && (await isPortFree(port))) ports.push(port);
-  }
-  if (ports.length < count) return freePorts(count);
-  return ports;
-}
+// freePorts() picks ports outside the kernel's ephemeral range (see ports.ts).
 
 // --- start ---------------------------------------------------------------------
 
@@ -322,7 +289,7 @@ function errorLines(logFile: string, max = 6): string {
 }
 
 async function startOnce(java: string, install: Install, opts: StartKafkaOptions): Promise<KafkaServer> {
-  const [autoPort, autoCtrl] = await brokerPorts(2);
+  const [autoPort, autoCtrl] = await freePorts(2);
   const port = opts.port ?? (autoPort as number);
   const controllerPort = opts.controllerPort ?? (autoCtrl === port ? (autoPort as number) : (autoCtrl as number));
   const dir = await makeTempDir('kafka');

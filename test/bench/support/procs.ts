@@ -349,3 +349,57 @@ export async function waitQuiet(maxBusyPct: number, maxWaitMs: number): Promise<
     process.stdout.write(`bench: machine ${busyPct}% busy with other work; waiting for it to calm down (${Math.round(waitedMs / 1000)} s of at most ${Math.round(maxWaitMs / 1000)} s)\n`);
   }
 }
+
+/** Ticks (USER_HZ) of the whole machine from /proc/stat: busy (user..softirq) and steal. */
+function machineTicks(): { busy: number; steal: number } {
+  const v = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return { busy: v[0]! + v[1]! + v[2]! + v[5]! + v[6]!, steal: v[7] ?? 0 };
+}
+
+/**
+ * CPU ms used by this benchmark: this process and the children it reaped (wrk, vegeta), every
+ * process in the groups it started (proxies, upstreams, nginx workers), and `extraPids`
+ * (ClickHouse, started by the test harness).
+ */
+function ownCpuMs(extraPids: readonly number[]): number {
+  const self = fs.readFileSync('/proc/self/stat', 'utf8');
+  const s = self.slice(self.lastIndexOf(')') + 2).split(' ');
+  let ticks = Number(s[11]) + Number(s[12]) + Number(s[13]) + Number(s[14]);
+  const groups = new Set(live.keys());
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (groups.has(Number(f[2])) || extraPids.includes(Number(name))) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+export interface Disturbance {
+  /** CPU used by processes this benchmark did not start, as % of all CPUs over the interval */
+  otherCpuPct: number;
+  /** time the hypervisor ran something else, as % of all CPUs */
+  stealPct: number;
+}
+
+/** Starts measuring how much CPU other work took; call the result when the interval ends. */
+export function measureDisturbance(extraPids: readonly number[]): () => Disturbance {
+  const m0 = machineTicks();
+  const own0 = ownCpuMs(extraPids);
+  const t0 = performance.now();
+  return () => {
+    const m1 = machineTicks();
+    const own1 = ownCpuMs(extraPids);
+    const capacityMs = (performance.now() - t0) * os.availableParallelism();
+    const busyMs = ((m1.busy - m0.busy) * 1000) / CLK_TCK;
+    return {
+      otherCpuPct: round((Math.max(0, busyMs - (own1 - own0)) / capacityMs) * 100, 1),
+      stealPct: round((((m1.steal - m0.steal) * 1000) / CLK_TCK / capacityMs) * 100, 1),
+    };
+  };
+}
