@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePorts, isPortFree } from './ports.js';
+import { freePorts } from './ports.js';
 import { ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
 /** The kafka_2.13 version kafka-install.sh installs (keep the two in step). */
