@@ -13,7 +13,7 @@ export interface LastError {
 }
 
 export class Dependency {
-  readonly counts = { success: 0, failure: 0, slow: 0, ignored: 0, rejected: 0, fallbacks: 0 };
+  fallbacks = 0;
   lastError: LastError | undefined;
   inFlight = 0;
   readonly checks: HealthCheck[] = [];
@@ -72,37 +72,29 @@ export class Dependency {
   success(token: number, ms: number): void {
     this.breaker.success(token, ms);
     this.metrics.duration.observe(ms / 1000);
-    if (ms >= this.slowCall) {
-      this.counts.slow++;
-      this.metrics.slow.inc();
-    } else {
-      this.counts.success++;
-      this.metrics.success.inc();
-    }
+    if (ms >= this.slowCall) this.metrics.calls.slow++;
+    else this.metrics.calls.success++;
   }
 
   failure(token: number, ms: number, message: string): void {
     this.breaker.failure(token, ms);
     this.metrics.duration.observe(ms / 1000);
-    this.counts.failure++;
-    this.metrics.failure.inc();
+    this.metrics.calls.failure++;
     this.lastError = { message, at: new Date().toISOString() };
   }
 
   ignored(token: number, ms: number): void {
     this.breaker.ignore(token);
     this.metrics.duration.observe(ms / 1000);
-    this.counts.ignored++;
-    this.metrics.ignored.inc();
+    this.metrics.calls.ignored++;
   }
 
   rejected(): void {
-    this.counts.rejected++;
-    this.metrics.rejected.inc();
+    this.metrics.calls.rejected++;
   }
 
   fallback(kind: string, reason: string): void {
-    this.counts.fallbacks++;
+    this.fallbacks++;
     this.metrics.fallback(kind);
     this.summary.count(kind, reason);
   }
@@ -128,7 +120,7 @@ export class Dependency {
         retryAfterMs: b.retryAfterMs(),
       },
       inFlight: this.inFlight,
-      counts: { ...this.counts },
+      counts: { ...this.metrics.calls, fallbacks: this.fallbacks },
       lastError: this.lastError ?? null,
     };
   }

@@ -1,9 +1,11 @@
 // The metric families of DESIGN.md ("Interfaces"), plus Node's process metrics. Children are
 // bound per dependency once, so the data path never looks labels up.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { CollectedFamily, HistogramCells } from './collected.js';
 import { BREAKER_STATES, type BreakerState } from '../breaker/breaker.js';
 
 export type Outcome = 'success' | 'failure' | 'slow' | 'ignored' | 'rejected';
+const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'slow', 'ignored', 'rejected'];
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -21,19 +23,19 @@ export class Metrics {
     labelNames: ['dependency', 'from', 'to'] as const,
     registers: [this.registry],
   });
-  readonly calls = new Counter({
-    name: 'breakwater_calls_total',
-    help: 'Calls to a dependency by outcome: success, failure (counts against the breaker), slow (a success over breaker.slowCall), ignored (a caller error, passed through) and rejected (not permitted: breaker open, half-open full, or bulkhead full).',
-    labelNames: ['dependency', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly duration = new Histogram({
-    name: 'breakwater_call_duration_seconds',
-    help: 'Time from forwarding a request until the upstream response ended (or failed).',
-    labelNames: ['dependency'] as const,
-    buckets: DURATION_BUCKETS,
-    registers: [this.registry],
-  });
+  private readonly deps: DependencyMetrics[] = [];
+  readonly calls = new CollectedFamily(
+    'breakwater_calls_total',
+    'Calls to a dependency by outcome: success, failure (counts against the breaker), slow (a success over breaker.slowCall), ignored (a caller error, passed through, or a client that left) and rejected (not permitted: breaker open, half-open full, or bulkhead full).',
+    'counter',
+    () => this.deps.flatMap((d) => OUTCOMES.map((outcome) => ({ labels: { dependency: d.name, outcome }, value: d.calls[outcome] }))),
+  );
+  readonly duration = new CollectedFamily(
+    'breakwater_call_duration_seconds',
+    'Time from forwarding a request until the upstream response ended (or failed).',
+    'histogram',
+    () => this.deps.flatMap((d) => d.duration.samples('breakwater_call_duration_seconds', { dependency: d.name })),
+  );
   readonly fallbacks = new Counter({
     name: 'breakwater_fallbacks_total',
     help: 'Responses served by a fallback instead of the dependency, by fallback kind.',
@@ -59,21 +61,22 @@ export class Metrics {
   });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
+    this.registry.registerMetric(this.calls as never);
+    this.registry.registerMetric(this.duration as never);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
   forDependency(name: string): DependencyMetrics {
-    return new DependencyMetrics(this, name);
+    const d = new DependencyMetrics(this, name);
+    this.deps.push(d);
+    return d;
   }
 }
 
 export class DependencyMetrics {
-  readonly success: Counter.Internal;
-  readonly failure: Counter.Internal;
-  readonly slow: Counter.Internal;
-  readonly ignored: Counter.Internal;
-  readonly rejected: Counter.Internal;
-  readonly duration: Histogram.Internal<'dependency'>;
+  /** Bumped on the hot path, read at scrape time. */
+  readonly calls: Record<Outcome, number> = { success: 0, failure: 0, slow: 0, ignored: 0, rejected: 0 };
+  readonly duration = new HistogramCells(DURATION_BUCKETS);
   private readonly fallbackChildren = new Map<string, Counter.Internal>();
   private readonly badRequestChildren = new Map<string, Counter.Internal>();
 
@@ -81,12 +84,6 @@ export class DependencyMetrics {
     private readonly m: Metrics,
     readonly name: string,
   ) {
-    this.success = m.calls.labels(name, 'success');
-    this.failure = m.calls.labels(name, 'failure');
-    this.slow = m.calls.labels(name, 'slow');
-    this.ignored = m.calls.labels(name, 'ignored');
-    this.rejected = m.calls.labels(name, 'rejected');
-    this.duration = m.duration.labels(name);
     m.healthy.labels(name).set(0);
   }
 

@@ -15,9 +15,14 @@
 // With --profile (or automatically when a target is missed) breakwater runs once more under
 // `node --cpu-prof` during a wrk run and the hottest functions are summarized.
 //
-// CPU placement on a 2-core machine (taskset; --no-pin turns it off): the proxy under test on
-// cpu 0; the load generator and the upstream share cpu 1. "direct" has no proxy: there the
-// load generator takes cpu 0, so it and the upstream get a core each.
+// CPU placement on a 2-core machine. Latency (1): nothing is pinned; at 1000 req/s ClickHouse
+// (~0.5 core), vegeta (~0.3) and breakwater (~0.4) fit in two cores only when the scheduler may
+// spread them. Saturation (2): pinned with taskset (--no-pin turns it off): the proxy under test
+// on cpu 0, the load generator and the upstream share cpu 1; "direct" has no proxy, so there
+// the load generator takes cpu 0 and it and the upstream get a core each.
+// Other work on the machine ruins such numbers: every measured interval records how much CPU
+// processes the benchmark did not start took, and is repeated (after waiting for quiet) when
+// that exceeds --max-other-cpu percent of the machine (default 5).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,8 +30,27 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startClickHouse, type ClickHouseServer } from '../services/clickhouse.js';
 import { Vegeta, Wrk, type VegetaReport, type WrkResult } from './support/load.js';
-import { commandLog, cpuMsOfGroup, cpuMsOfPid, logCommand, measureDisturbance, memoryOf, pinPid, pinning, round, run, sleep, stopAll, waitQuiet, type Disturbance } from './support/procs.js';
-import { summarizeProfile, type ProfileSummary } from './support/profile.js';
+import { commandLog, cpuMsOfGroup, cpuMsOfPid, logCommand, measureDisturbance, memoryOf, pinGroup, pinPid, pinning, round, run, sleep, stopAll, waitQuiet, type Disturbance } from './support/procs.js';
+import { summarizeProfile, type ProfileSummary, type Stage } from './support/profile.js';
+
+/** Where a forwarded request's CPU goes, by frames on the stack (see the profile section). */
+const STAGES: Stage[] = [
+  { stage: 'client request: node:http parse + breakwater handle()', functionName: 'parserOnHeadersComplete', urlIncludes: 'node:_http_common' },
+  { stage: '  of which breakwater handle() -> guard() -> pool.dispatch()', functionName: 'handle', urlIncludes: 'proxy/clickhouse/listener.js' },
+  { stage: 'upstream request write (undici writeH1)', functionName: 'writeH1' },
+  { stage: "undici's idle-socket validation hop (setImmediate per reused socket)", functionName: 'scheduleIdleSocketValidation' },
+  { stage: 'upstream response read + parse + relay (undici readMore)', functionName: 'readMore' },
+  { stage: '  of which ForwardHandler.onHeaders (header copy + res.writeHead)', functionName: 'onHeaders', urlIncludes: 'proxy/http/forward.js' },
+  { stage: '  of which ForwardHandler.onData (res.write)', functionName: 'onData', urlIncludes: 'proxy/http/forward.js' },
+  { stage: '  of which ForwardHandler.onComplete (res.end -> writev, outcome)', functionName: 'onComplete', urlIncludes: 'proxy/http/forward.js' },
+  { stage: 'response finished (node:http resOnFinish)', functionName: 'resOnFinish' },
+  { stage: 'outcome recording (Call.done: breaker, metrics)', functionName: 'done', urlIncludes: 'proxy/clickhouse/listener.js' },
+  { stage: 'socket writes, self (writev + writeLatin1String + writeBuffer)', functionName: 'writev', selfOnly: true },
+  { stage: '', functionName: 'writeLatin1String', selfOnly: true },
+  { stage: '', functionName: 'writeBuffer', selfOnly: true },
+  { stage: 'garbage collector', functionName: '(garbage collector)', selfOnly: true },
+  { stage: 'idle', functionName: '(idle)', selfOnly: true },
+];
 import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNodeForwarder, type Server } from './support/servers.js';
 import { ROOT, startSidecar, type SidecarRun } from './support/sidecar.js';
 import { CACHE_DIR, ensureDeb, ensureVegeta, versionOf, VEGETA_VERSION } from './support/tools.js';
@@ -47,7 +71,7 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 const D = {
   rate: 1000,
-  latencyWarmSec: QUICK ? 2 : 3,
+  latencyWarmSec: QUICK ? 3 : 5, // a fresh Node process needs a few seconds (JIT, connection pool)
   latencyRoundSec: QUICK ? 3 : 10,
   latencyRounds: 2, // per target, interleaved direct/breakwater/direct/breakwater
   wrkWarmSec: QUICK ? 1 : 2,
@@ -114,6 +138,8 @@ interface Results {
     breakwater: VegetaReport;
     /** other work on the machine per round, % of all CPUs */
     otherCpuPct: { direct: number[]; breakwater: number[] };
+    /** breakwater's CPU time per request at this rate */
+    breakwaterCpuUsPerReq: number;
     addedMs: { p50: number; p90: number; p99: number; p999: number | null };
   };
   saturation: { static: SaturationRow[]; clickhouse: SaturationRow[] };
@@ -234,7 +260,7 @@ async function main(): Promise<void> {
   }
   results.host = await hostInfo({ wrk: wrkBin, nginx: nginxBin, haproxy: haproxyBin, vegeta: vegetaBin });
   process.stdout.write(`host: ${JSON.stringify(results.host)}\n`);
-  process.stdout.write(`pinning: ${pinning.enabled ? `proxy cpu ${CPU.proxy}, load generator + upstream cpu ${CPU.load} (direct: load generator cpu ${CPU.directLoad})` : 'off'}\n`);
+  process.stdout.write(`pinning (saturation runs only): ${pinning.enabled ? `proxy cpu ${CPU.proxy}, load generator + upstream cpu ${CPU.load} (direct: load generator cpu ${CPU.directLoad})` : 'off'}\n`);
   const quiet = await waitQuiet(15, Number(args['max-wait-quiet']) * 1000);
   results.host.otherCpuBusyPctAtStart = quiet.busyPct;
   results.host.waitedForQuietSec = Math.round(quiet.waitedMs / 1000);
@@ -249,12 +275,10 @@ async function main(): Promise<void> {
     heading('services');
     clickhouse = await startClickHouse();
     logCommand(`clickhouse-server --config-file=${clickhouse.dir}/config.xml &   # clickhouse (test/services startClickHouse), http ${clickhouse.url}`);
-    if (clickhouse.pid !== undefined) {
-      extraPids.push(clickhouse.pid);
-      await pinPid(clickhouse.pid, CPU.upstream);
-    }
+    if (clickhouse.pid !== undefined) extraPids.push(clickhouse.pid);
     results.host.clickhouse = (await clickhouse.query('SELECT version()')).trim();
-    const upstream = await startNginxStatic(nginxBin, path.join(work, 'nginx-static'), CPU.upstream);
+    // Unpinned until the saturation runs: see the latency section.
+    const upstream = await startNginxStatic(nginxBin, path.join(work, 'nginx-static'), undefined);
 
     const bwClickHouse = await startSidecar({
       name: 'breakwater-clickhouse',
@@ -262,7 +286,6 @@ async function main(): Promise<void> {
       dependency: 'clickhouse',
       upstream: clickhouse.url,
       healthPath: '/ping',
-      cpus: CPU.proxy,
     });
     const bwStatic = await startSidecar({
       name: 'breakwater-static',
@@ -270,7 +293,6 @@ async function main(): Promise<void> {
       dependency: 'static1k',
       upstream: upstream.origin,
       healthPath: STATIC_PATH,
-      cpus: CPU.proxy,
     });
     process.stdout.write(`bench: breakwater ready (clickhouse pid ${bwClickHouse.proc.pid}, static pid ${bwStatic.proc.pid}); idling ${D.idleSec} s with health checks on\n`);
     await sleep(D.idleSec * 1000);
@@ -278,6 +300,51 @@ async function main(): Promise<void> {
     results.rss['breakwater-static idle'] = memoryOf(bwStatic.proc.pid);
     process.stdout.write(`bench: idle RSS ${JSON.stringify(results.rss)}\n`);
 
+    // 1. Added latency, open loop
+    heading(`1. added latency: SELECT 1 at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target, interleaved`);
+    const vegeta = new Vegeta(vegetaBin, work);
+    const select1 = '/?query=SELECT%201';
+    const lat = { direct: [] as string[], breakwater: [] as string[] };
+    const latOther = { direct: [] as number[], breakwater: [] as number[] };
+    const bwCpuMs: number[] = [];
+    const targets = { direct: clickhouse.url + select1, breakwater: bwClickHouse.origin + select1 };
+    for (const [name, url] of Object.entries(targets)) {
+      await vegeta.attack(`warm-${name}`, url, { rate: D.rate, seconds: D.latencyWarmSec });
+    }
+    for (let i = 0; i < D.latencyRounds; i++) {
+      for (const name of ['direct', 'breakwater'] as const) {
+        const m = await measured(`${name} vegeta round ${i + 1}`, async () => {
+          const cpu0 = cpuMsOfGroup(bwClickHouse.proc.pid);
+          const file = await vegeta.attack(name, targets[name], { rate: D.rate, seconds: D.latencyRoundSec });
+          return { file, bwCpuMs: cpuMsOfGroup(bwClickHouse.proc.pid) - cpu0 };
+        });
+        process.stdout.write(`   other work during the round: ${m.disturbance.otherCpuPct}% of the CPUs\n`);
+        lat[name].push(m.value.file);
+        if (name === 'breakwater') bwCpuMs.push(m.value.bwCpuMs);
+        latOther[name].push(m.disturbance.otherCpuPct);
+      }
+    }
+    const direct = await vegeta.report(lat.direct);
+    const viaBw = await vegeta.report(lat.breakwater);
+    results.latency = {
+      direct,
+      breakwater: viaBw,
+      otherCpuPct: latOther,
+      breakwaterCpuUsPerReq: round((bwCpuMs.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, viaBw.requests), 1),
+      addedMs: {
+        p50: round(viaBw.latencyMs.p50 - direct.latencyMs.p50, 3),
+        p90: round(viaBw.latencyMs.p90 - direct.latencyMs.p90, 3),
+        p99: round(viaBw.latencyMs.p99 - direct.latencyMs.p99, 3),
+        p999: viaBw.latencyMs.p999 !== null && direct.latencyMs.p999 !== null ? round(viaBw.latencyMs.p999 - direct.latencyMs.p999, 3) : null,
+      },
+    };
+
+    // 2. Saturation, closed loop. From here on the processes are pinned (see the top of the file).
+    heading('pinning for the saturation runs');
+    if (clickhouse.pid !== undefined) await pinPid(clickhouse.pid, CPU.upstream);
+    await pinGroup(upstream.proc.pid, CPU.upstream);
+    await pinGroup(bwClickHouse.proc.pid, CPU.proxy);
+    await pinGroup(bwStatic.proc.pid, CPU.proxy);
     const nginxProxyStatic = await startNginxProxy(nginxBin, 'nginx-proxy-static', path.join(work, 'nginx-proxy-static'), upstream.port, STATIC_PATH, CPU.proxy);
     const nginxProxyCh = await startNginxProxy(nginxBin, 'nginx-proxy-clickhouse', path.join(work, 'nginx-proxy-ch'), clickhouse.httpPort, '/ping', CPU.proxy);
     const haproxy = haproxyBin
@@ -289,39 +356,6 @@ async function main(): Promise<void> {
     const httpProxy = await startNodeForwarder('http-proxy', upstream.origin, STATIC_PATH, CPU.proxy);
     const undiciPool = await startNodeForwarder('undici-pool', upstream.origin, STATIC_PATH, CPU.proxy);
 
-    // 1. Added latency, open loop
-    heading(`1. added latency: SELECT 1 at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target, interleaved`);
-    const vegeta = new Vegeta(vegetaBin, work);
-    const select1 = '/?query=SELECT%201';
-    const lat = { direct: [] as string[], breakwater: [] as string[] };
-    const latOther = { direct: [] as number[], breakwater: [] as number[] };
-    const targets = { direct: clickhouse.url + select1, breakwater: bwClickHouse.origin + select1 };
-    for (const [name, url] of Object.entries(targets)) {
-      await vegeta.attack(`warm-${name}`, url, { rate: D.rate, seconds: D.latencyWarmSec, cpus: CPU.load });
-    }
-    for (let i = 0; i < D.latencyRounds; i++) {
-      for (const name of ['direct', 'breakwater'] as const) {
-        const m = await measured(`${name} vegeta round ${i + 1}`, () => vegeta.attack(name, targets[name], { rate: D.rate, seconds: D.latencyRoundSec, cpus: CPU.load }));
-        process.stdout.write(`   other work during the round: ${m.disturbance.otherCpuPct}% of the CPUs\n`);
-        lat[name].push(m.value);
-        latOther[name].push(m.disturbance.otherCpuPct);
-      }
-    }
-    const direct = await vegeta.report(lat.direct);
-    const viaBw = await vegeta.report(lat.breakwater);
-    results.latency = {
-      direct,
-      breakwater: viaBw,
-      otherCpuPct: latOther,
-      addedMs: {
-        p50: round(viaBw.latencyMs.p50 - direct.latencyMs.p50, 3),
-        p90: round(viaBw.latencyMs.p90 - direct.latencyMs.p90, 3),
-        p99: round(viaBw.latencyMs.p99 - direct.latencyMs.p99, 3),
-        p999: viaBw.latencyMs.p999 !== null && direct.latencyMs.p999 !== null ? round(viaBw.latencyMs.p999 - direct.latencyMs.p999, 3) : null,
-      },
-    };
-
-    // 2. Saturation, closed loop
     const wrk = new Wrk(wrkBin, work);
     heading(`2a. saturation: 1 KiB static file, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (after a ${D.wrkWarmSec} s warm-up)`);
     const group = (pgid: number) => () => cpuMsOfGroup(pgid);
@@ -426,7 +460,7 @@ function computeRatios(): void {
   if (idle) v['idle RSS <= 80 MB'] = `${idle.rssMiB <= TARGETS.idleRssMiB ? 'met' : 'MISSED'} (${idle.rssMiB} MiB)`;
 }
 
-type ProfileResult = ProfileSummary & { copiedTo: string; reqPerSecUnderProfiler: number };
+type ProfileResult = ProfileSummary & { copiedTo: string; reqPerSecUnderProfiler: number; window: [number, number] };
 
 async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<ProfileResult> {
   const profDir = path.join(work, 'cpuprofile');
@@ -453,7 +487,14 @@ async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<Pro
   fs.mkdirSync(resultsDir, { recursive: true });
   const copiedTo = path.join(resultsDir, `http-${stamp()}.cpuprofile`);
   fs.copyFileSync(path.join(profDir, file), copiedTo);
-  return { ...summarizeProfile(copiedTo, { root: ROOT, top: 15, window: [t0, t1] }), reqPerSecUnderProfiler: r.reqPerSec, copiedTo: path.relative(ROOT, copiedTo) };
+  const summary = summarizeProfile(copiedTo, { root: ROOT, top: 15, window: [t0, t1], stages: STAGES });
+  // the three socket-write natives are one stage
+  const stages: ProfileSummary['stages'] = [];
+  for (const st of summary.stages) {
+    if (st.stage === '') stages[stages.length - 1]!.pct = round(stages[stages.length - 1]!.pct + st.pct, 1);
+    else stages.push(st);
+  }
+  return { ...summary, stages, window: [t0, t1], reqPerSecUnderProfiler: r.reqPerSec, copiedTo: path.relative(ROOT, copiedTo) };
 }
 
 let stampValue: string | undefined;
@@ -468,7 +509,9 @@ function report(): string {
   out.push(`breakwater HTTP data-path benchmark — ${results.startedAt}`);
   out.push(`commit ${h.commit}; ${h.cpu}, ${h.cores} cores; node ${h.node}; ${QUICK ? 'QUICK run (short durations)' : 'full run'}`);
   out.push(`CPUs busy with other work before the start: ${h.otherCpuBusyPctAtStart}% (waited ${h.waitedForQuietSec} s for quiet); measured intervals repeated because other work disturbed them: ${repeatedIntervals}`);
-  out.push(`pinning: ${pinning.enabled ? `proxy under test on cpu ${CPU.proxy}; load generator + upstream on cpu ${CPU.load}; "direct": load generator on cpu ${CPU.directLoad}, upstream on cpu ${CPU.upstream}` : 'off'}`);
+  out.push(
+    `pinning: latency runs unpinned; saturation runs ${pinning.enabled ? `pinned: proxy under test on cpu ${CPU.proxy}, load generator + upstream on cpu ${CPU.load}; "direct": load generator on cpu ${CPU.directLoad}, upstream on cpu ${CPU.upstream}` : 'unpinned (--no-pin)'}`,
+  );
   if (results.latency) {
     const { direct, breakwater, addedMs } = results.latency;
     out.push('', `1. Added latency — GET /?query=SELECT%201 to ClickHouse, ${D.rate} req/s open loop (vegeta ${VEGETA_VERSION}), ${D.latencyRounds}x${D.latencyRoundSec} s per target, interleaved, merged`);
@@ -490,6 +533,7 @@ function report(): string {
         [row('direct', direct), row('breakwater', breakwater), ['added (bw - direct)', '', '', ms(addedMs.p50), ms(addedMs.p90), ms(addedMs.p99), ms(addedMs.p999), ms(breakwater.latencyMs.max - direct.latencyMs.max)]],
       ),
     );
+    out.push(`breakwater's CPU at ${D.rate} req/s: ${results.latency.breakwaterCpuUsPerReq} us per request (${round((results.latency.breakwaterCpuUsPerReq * D.rate) / 1e4, 1)}% of a core at ${D.rate} req/s)`);
   }
   const sat = (title: string, rows: SaturationRow[]): void => {
     if (rows.length === 0) return;
@@ -516,7 +560,7 @@ function report(): string {
     );
   };
   const satNote =
-    'srv CPU: CPU time of the server under test (the proxy; for "direct" the upstream) over the run, 100% = one core; CPU us/req: that CPU time per request (less sensitive to a noisy machine than req/s); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (intervals above ${MAX_OTHER_CPU_PCT}% are repeated, up to ${MAX_ATTEMPTS} attempts)';
+    `srv CPU: CPU time of the server under test (the proxy; for "direct" the upstream) over the run, 100% = one core; CPU us/req: that CPU time per request (less sensitive to a noisy machine than req/s); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (intervals above ${MAX_OTHER_CPU_PCT}% are repeated, up to ${MAX_ATTEMPTS} attempts)`;
   sat(`2a. Saturation — 1 KiB file from nginx, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (closed loop)${D.saturationRounds > 1 ? `, best of ${D.saturationRounds} rounds` : ''}`, results.saturation.static);
   sat(`2b. Saturation — SELECT 1 to ClickHouse, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s`, results.saturation.clickhouse);
   if (results.saturation.static.length) out.push(satNote);
@@ -552,6 +596,8 @@ function report(): string {
     const rows = (list: typeof p.topSelf): (string | number)[][] => list.map((f) => [f.function, f.area, `${f.selfPct}%`, `${f.totalPct}%`, f.where]);
     out.push('top self time, all code:');
     out.push(table(['function', 'area', 'self', 'total', 'where'], rows(p.topSelf)));
+    out.push('where the CPU goes, by stage (share of samples with that stage on the stack):');
+    out.push(table(['stage', 'share'], p.stages.map((st) => [st.stage, `${st.pct}%`])));
     out.push("breakwater's own functions by total (inclusive) time:");
     out.push(table(['function', 'area', 'self', 'total', 'where'], rows(p.breakwaterTotal.slice(0, 10))));
   }

@@ -403,3 +403,24 @@ export function measureDisturbance(extraPids: readonly number[]): () => Disturba
     };
   };
 }
+
+/** Pids of the live processes in a process group. */
+function groupPids(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) === pgid) pids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Pins every thread of every process in a group (a server started unpinned). */
+export async function pinGroup(pgid: number, cpus: string): Promise<void> {
+  if (!pinning.enabled) return;
+  for (const pid of groupPids(pgid)) await runOk(['taskset', '-a', '-p', '-c', cpus, String(pid)]);
+}

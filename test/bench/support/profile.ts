@@ -52,6 +52,17 @@ export interface ProfileSummary {
   breakwaterSelf: FunctionTime[];
   /** breakwater's own functions by total (inclusive) time */
   breakwaterTotal: FunctionTime[];
+  /** share of the samples whose stack contains a frame of each stage (stages may nest) */
+  stages: { stage: string; pct: number }[];
+}
+
+/** A stage of the request path, found by a frame's function name (and script, when given). */
+export interface Stage {
+  stage: string;
+  functionName: string;
+  urlIncludes?: string;
+  /** count only samples where this frame is the leaf (self time) */
+  selfOnly?: boolean;
 }
 
 function areaOf(cf: CallFrame): Area {
@@ -107,7 +118,7 @@ function whereOf(cf: CallFrame, area: Area, root: string): string {
  * in any process on this machine; V8 stamps profiles with the same clock): only samples taken
  * inside it count, so start-up and shutdown do not dilute the picture.
  */
-export function summarizeProfile(file: string, opts: { root: string; top?: number; window?: [number, number] }): ProfileSummary {
+export function summarizeProfile(file: string, opts: { root: string; top?: number; window?: [number, number]; stages?: Stage[] }): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const top = opts.top ?? 15;
   const byId = new Map<number, ProfileNode>();
@@ -115,6 +126,16 @@ export function summarizeProfile(file: string, opts: { root: string; top?: numbe
   for (const n of profile.nodes) {
     byId.set(n.id, n);
     for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const stages = opts.stages ?? [];
+  const stageUs = stages.map(() => 0);
+  const stageOf = new Map<number, number[]>(); // node id -> indexes of the stages it matches
+  for (const n of profile.nodes) {
+    const hits: number[] = [];
+    stages.forEach((st, i) => {
+      if (n.callFrame.functionName === st.functionName && (st.urlIncludes === undefined || n.callFrame.url.includes(st.urlIncludes))) hits.push(i);
+    });
+    if (hits.length) stageOf.set(n.id, hits);
   }
   const keyOf = new Map<number, string>();
   const info = new Map<string, { function: string; where: string; area: Area; self: number; total: number }>();
@@ -149,6 +170,12 @@ export function summarizeProfile(file: string, opts: { root: string; top?: numbe
     let id: number | undefined = profile.samples[i]!;
     info.get(keyOf.get(id)!)!.self += dt;
     const seen = new Set<string>();
+    const seenStage = new Set<number>();
+    for (const si of stageOf.get(id) ?? []) if (stages[si]!.selfOnly) seenStage.add(si);
+    for (let sid: number | undefined = id; sid !== undefined; sid = parent.get(sid)) {
+      for (const si of stageOf.get(sid) ?? []) if (!stages[si]!.selfOnly) seenStage.add(si);
+    }
+    for (const si of seenStage) stageUs[si]! += dt;
     while (id !== undefined) {
       const k = keyOf.get(id)!;
       if (!seen.has(k)) {
@@ -183,6 +210,7 @@ export function summarizeProfile(file: string, opts: { root: string; top?: numbe
     topSelf: bySelf.filter((r) => r.area !== 'idle').slice(0, top),
     breakwaterSelf: [...ours].sort((a, b) => b.selfMs - a.selfMs).slice(0, top),
     breakwaterTotal: [...ours].sort((a, b) => b.totalMs - a.totalMs).slice(0, top),
+    stages: stages.map((st, i) => ({ stage: st.stage, pct: pct(stageUs[i]!, totalUs) })),
   };
 }
 
