@@ -8,8 +8,9 @@
 // 1. Added latency: `GET /?query=SELECT%201` against a real ClickHouse at a fixed rate,
 //    open loop (vegeta), direct vs through breakwater, interleaved rounds, merged.
 // 2. Saturation, closed loop (wrk -t1 -c32): a 1 KiB file from nginx, direct vs breakwater vs
-//    nginx / HAProxy as keep-alive reverse proxies vs http-proxy and a naive undici forwarder;
-//    and `SELECT 1` to ClickHouse direct vs breakwater vs nginx.
+//    nginx / HAProxy as keep-alive reverse proxies vs http-proxy and a naive undici forwarder
+//    vs a plain TCP pipe (the floor for any Node proxy); and `SELECT 1` to ClickHouse direct vs
+//    breakwater vs nginx. Each row also reports the CPU time per request of the server under test.
 // 3. RSS of the breakwater processes at idle and after the saturation runs.
 // 4. The breaker microbenchmark (dist/test/bench/breaker.bench.js 1).
 // With --profile (or automatically when a target is missed) breakwater runs once more under
@@ -38,7 +39,7 @@ const STAGES: Stage[] = [
   { stage: 'client request: node:http parse + breakwater handle()', functionName: 'parserOnHeadersComplete', urlIncludes: 'node:_http_common' },
   { stage: '  of which breakwater handle() -> guard() -> pool.dispatch()', functionName: 'handle', urlIncludes: 'proxy/clickhouse/listener.js' },
   { stage: 'upstream request write (undici writeH1)', functionName: 'writeH1' },
-  { stage: "undici's idle-socket validation hop (setImmediate per reused socket)", functionName: 'scheduleIdleSocketValidation' },
+  { stage: "run from setImmediate (undici's idle-socket validation defers the upstream write)", functionName: 'processImmediate' },
   { stage: 'upstream response read + parse + relay (undici readMore)', functionName: 'readMore' },
   { stage: '  of which ForwardHandler.onHeaders (header copy + res.writeHead)', functionName: 'onHeaders', urlIncludes: 'proxy/http/forward.js' },
   { stage: '  of which ForwardHandler.onData (res.write)', functionName: 'onData', urlIncludes: 'proxy/http/forward.js' },
@@ -127,6 +128,13 @@ interface SaturationRow {
   best: SaturationRun;
 }
 
+interface LatencyDelta {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number | null;
+}
+
 interface Results {
   startedAt: string;
   finishedAt?: string;
@@ -137,14 +145,20 @@ interface Results {
     direct: VegetaReport;
     breakwater: VegetaReport;
     /** other work on the machine per round, % of all CPUs */
-    otherCpuPct: { direct: number[]; breakwater: number[] };
+    otherCpuPct: { direct: number[]; breakwater: number[]; nginx: number[] };
     /** breakwater's CPU time per request at this rate */
     breakwaterCpuUsPerReq: number;
-    addedMs: { p50: number; p90: number; p99: number; p999: number | null };
+    /** breakwater minus direct */
+    addedMs: LatencyDelta;
+    /** the same through nginx as a keep-alive reverse proxy, for reference */
+    nginx: VegetaReport;
+    nginxAddedMs: LatencyDelta;
+    nginxCpuUsPerReq: number;
   };
   saturation: { static: SaturationRow[]; clickhouse: SaturationRow[] };
   ratios: Record<string, number>;
-  rss: Record<string, { rssMiB: number; hwmMiB: number }>;
+  /** rssMiB: VmRSS at the end of the moment (for idle: the median of samples every 0.5 s); hwmMiB: VmHWM (peak) */
+  rss: Record<string, { rssMiB: number; hwmMiB: number; minMiB?: number; maxMiB?: number; samples?: number }>;
   breaker: unknown[];
   profile?: ProfileResult;
   verdicts: Record<string, string>;
@@ -295,48 +309,65 @@ async function main(): Promise<void> {
       healthPath: STATIC_PATH,
     });
     process.stdout.write(`bench: breakwater ready (clickhouse pid ${bwClickHouse.proc.pid}, static pid ${bwStatic.proc.pid}); idling ${D.idleSec} s with health checks on\n`);
-    await sleep(D.idleSec * 1000);
-    results.rss['breakwater-clickhouse idle'] = memoryOf(bwClickHouse.proc.pid);
-    results.rss['breakwater-static idle'] = memoryOf(bwStatic.proc.pid);
+    // RSS moves with every GC: sample it through the idle period, report the median (and max).
+    const idleSamples = { clickhouse: [] as number[], static: [] as number[] };
+    for (let i = 0; i < D.idleSec * 2; i++) {
+      await sleep(500);
+      idleSamples.clickhouse.push(memoryOf(bwClickHouse.proc.pid).rssMiB);
+      idleSamples.static.push(memoryOf(bwStatic.proc.pid).rssMiB);
+    }
+    results.rss['breakwater-clickhouse idle'] = { ...memoryOf(bwClickHouse.proc.pid), ...spread(idleSamples.clickhouse) };
+    results.rss['breakwater-static idle'] = { ...memoryOf(bwStatic.proc.pid), ...spread(idleSamples.static) };
     process.stdout.write(`bench: idle RSS ${JSON.stringify(results.rss)}\n`);
 
     // 1. Added latency, open loop
-    heading(`1. added latency: SELECT 1 at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target, interleaved`);
+    heading(`1. added latency: SELECT 1 at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target (direct, breakwater, nginx for reference), interleaved`);
     const vegeta = new Vegeta(vegetaBin, work);
     const select1 = '/?query=SELECT%201';
-    const lat = { direct: [] as string[], breakwater: [] as string[] };
-    const latOther = { direct: [] as number[], breakwater: [] as number[] };
+    const lat = { direct: [] as string[], breakwater: [] as string[], nginx: [] as string[] };
+    const latOther = { direct: [] as number[], breakwater: [] as number[], nginx: [] as number[] };
     const bwCpuMs: number[] = [];
-    const targets = { direct: clickhouse.url + select1, breakwater: bwClickHouse.origin + select1 };
+    const nginxCpuMs: number[] = [];
+    // nginx as a reference: what any proxy hop costs on this machine at this rate
+    const nginxProxyCh = await startNginxProxy(nginxBin, 'nginx-proxy-clickhouse', path.join(work, 'nginx-proxy-ch'), clickhouse.httpPort, '/ping', undefined);
+    const targets = { direct: clickhouse.url + select1, breakwater: bwClickHouse.origin + select1, nginx: nginxProxyCh.origin + select1 };
     for (const [name, url] of Object.entries(targets)) {
       await vegeta.attack(`warm-${name}`, url, { rate: D.rate, seconds: D.latencyWarmSec });
     }
     for (let i = 0; i < D.latencyRounds; i++) {
-      for (const name of ['direct', 'breakwater'] as const) {
+      for (const name of ['direct', 'breakwater', 'nginx'] as const) {
         const m = await measured(`${name} vegeta round ${i + 1}`, async () => {
-          const cpu0 = cpuMsOfGroup(bwClickHouse.proc.pid);
+          const bw0 = cpuMsOfGroup(bwClickHouse.proc.pid);
+          const ngx0 = cpuMsOfGroup(nginxProxyCh.proc.pid);
           const file = await vegeta.attack(name, targets[name], { rate: D.rate, seconds: D.latencyRoundSec });
-          return { file, bwCpuMs: cpuMsOfGroup(bwClickHouse.proc.pid) - cpu0 };
+          return { file, bwCpuMs: cpuMsOfGroup(bwClickHouse.proc.pid) - bw0, nginxCpuMs: cpuMsOfGroup(nginxProxyCh.proc.pid) - ngx0 };
         });
         process.stdout.write(`   other work during the round: ${m.disturbance.otherCpuPct}% of the CPUs\n`);
         lat[name].push(m.value.file);
         if (name === 'breakwater') bwCpuMs.push(m.value.bwCpuMs);
+        if (name === 'nginx') nginxCpuMs.push(m.value.nginxCpuMs);
         latOther[name].push(m.disturbance.otherCpuPct);
       }
     }
     const direct = await vegeta.report(lat.direct);
     const viaBw = await vegeta.report(lat.breakwater);
+    const viaNginx = await vegeta.report(lat.nginx);
+    const added = (r: VegetaReport): LatencyDelta => ({
+      p50: round(r.latencyMs.p50 - direct.latencyMs.p50, 3),
+      p90: round(r.latencyMs.p90 - direct.latencyMs.p90, 3),
+      p99: round(r.latencyMs.p99 - direct.latencyMs.p99, 3),
+      p999: r.latencyMs.p999 !== null && direct.latencyMs.p999 !== null ? round(r.latencyMs.p999 - direct.latencyMs.p999, 3) : null,
+    });
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
     results.latency = {
       direct,
       breakwater: viaBw,
+      nginx: viaNginx,
       otherCpuPct: latOther,
-      breakwaterCpuUsPerReq: round((bwCpuMs.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, viaBw.requests), 1),
-      addedMs: {
-        p50: round(viaBw.latencyMs.p50 - direct.latencyMs.p50, 3),
-        p90: round(viaBw.latencyMs.p90 - direct.latencyMs.p90, 3),
-        p99: round(viaBw.latencyMs.p99 - direct.latencyMs.p99, 3),
-        p999: viaBw.latencyMs.p999 !== null && direct.latencyMs.p999 !== null ? round(viaBw.latencyMs.p999 - direct.latencyMs.p999, 3) : null,
-      },
+      breakwaterCpuUsPerReq: round((sum(bwCpuMs) * 1000) / Math.max(1, viaBw.requests), 1),
+      nginxCpuUsPerReq: round((sum(nginxCpuMs) * 1000) / Math.max(1, viaNginx.requests), 1),
+      addedMs: added(viaBw),
+      nginxAddedMs: added(viaNginx),
     };
 
     // 2. Saturation, closed loop. From here on the processes are pinned (see the top of the file).
@@ -346,7 +377,7 @@ async function main(): Promise<void> {
     await pinGroup(bwClickHouse.proc.pid, CPU.proxy);
     await pinGroup(bwStatic.proc.pid, CPU.proxy);
     const nginxProxyStatic = await startNginxProxy(nginxBin, 'nginx-proxy-static', path.join(work, 'nginx-proxy-static'), upstream.port, STATIC_PATH, CPU.proxy);
-    const nginxProxyCh = await startNginxProxy(nginxBin, 'nginx-proxy-clickhouse', path.join(work, 'nginx-proxy-ch'), clickhouse.httpPort, '/ping', CPU.proxy);
+    await pinGroup(nginxProxyCh.proc.pid, CPU.proxy);
     const haproxy = haproxyBin
       ? await startHaproxy(haproxyBin, path.join(work, 'haproxy'), upstream.port, STATIC_PATH, CPU.proxy).catch((err: Error) => {
           process.stdout.write(`bench: HAProxy did not start, leaving it out: ${err.message}\n`);
@@ -355,6 +386,7 @@ async function main(): Promise<void> {
       : undefined;
     const httpProxy = await startNodeForwarder('http-proxy', upstream.origin, STATIC_PATH, CPU.proxy);
     const undiciPool = await startNodeForwarder('undici-pool', upstream.origin, STATIC_PATH, CPU.proxy);
+    const tcpPipe = await startNodeForwarder('tcp-pipe', upstream.origin, STATIC_PATH, CPU.proxy);
 
     const wrk = new Wrk(wrkBin, work);
     heading(`2a. saturation: 1 KiB static file, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (after a ${D.wrkWarmSec} s warm-up)`);
@@ -368,6 +400,7 @@ async function main(): Promise<void> {
         : []),
       { target: 'http-proxy', what: 'npm http-proxy 1.18.1, keep-alive Agent', url: httpProxy.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(httpProxy.proc.pid) },
       { target: 'undici-pool', what: 'naive undici Pool.request + pipe', url: undiciPool.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(undiciPool.proc.pid) },
+      { target: 'tcp-pipe', what: 'Node net.Socket pipe, no HTTP parsing: the floor for Node', url: tcpPipe.origin + STATIC_PATH, cpus: CPU.load, cpuMs: group(tcpPipe.proc.pid) },
     ];
     for (let r = 0; r < D.saturationRounds; r++) {
       for (const t of staticTargets) await saturate(wrk, t, results.saturation.static, r);
@@ -392,7 +425,7 @@ async function main(): Promise<void> {
     // Profile: on request, or when breakwater missed a target.
     const missed = Object.values(results.verdicts).some((v) => v.startsWith('MISSED'));
     const doProfile = args.profile === true || (missed && !args['no-profile']);
-    for (const p of [nginxProxyStatic, nginxProxyCh, haproxy, httpProxy, undiciPool].filter((x): x is Server => x !== undefined)) await p.proc.stop();
+    for (const p of [nginxProxyStatic, nginxProxyCh, haproxy, httpProxy, undiciPool, tcpPipe].filter((x): x is Server => x !== undefined)) await p.proc.stop();
     if (doProfile) {
       heading(`profile: breakwater under node --cpu-prof during wrk -c${D.wrkConnections} -d${D.wrkSec}s on the 1 KiB file`);
       await bwStatic.proc.stop();
@@ -417,6 +450,12 @@ async function main(): Promise<void> {
   }
 }
 
+/** median, min and max of RSS samples */
+function spread(xs: number[]): { rssMiB: number; minMiB: number; maxMiB: number; samples: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  return { rssMiB: s[Math.floor(s.length / 2)] ?? NaN, minMiB: s[0] ?? NaN, maxMiB: s[s.length - 1] ?? NaN, samples: s.length };
+}
+
 function rowOf(rows: SaturationRow[], target: string): SaturationRun | undefined {
   return rows.find((r) => r.target === target)?.best;
 }
@@ -434,6 +473,8 @@ function computeRatios(): void {
   put('static: breakwater/http-proxy', ratio(bw, rowOf(s, 'http-proxy')));
   put('static: breakwater/haproxy', ratio(bw, rowOf(s, 'haproxy')));
   put('static: breakwater/undici-pool', ratio(bw, rowOf(s, 'undici-pool')));
+  put('static: breakwater/tcp-pipe', ratio(bw, rowOf(s, 'tcp-pipe')));
+  put('static: tcp-pipe/nginx', ratio(rowOf(s, 'tcp-pipe'), rowOf(s, 'nginx')));
   put('static: nginx/direct', ratio(rowOf(s, 'nginx'), rowOf(s, 'direct')));
   const cpu = (a: SaturationRun | undefined, b: SaturationRun | undefined): number | undefined =>
     a && b && b.serverCpuUsPerReq > 0 ? round(a.serverCpuUsPerReq / b.serverCpuUsPerReq, 2) : undefined;
@@ -513,10 +554,10 @@ function report(): string {
     `pinning: latency runs unpinned; saturation runs ${pinning.enabled ? `pinned: proxy under test on cpu ${CPU.proxy}, load generator + upstream on cpu ${CPU.load}; "direct": load generator on cpu ${CPU.directLoad}, upstream on cpu ${CPU.upstream}` : 'unpinned (--no-pin)'}`,
   );
   if (results.latency) {
-    const { direct, breakwater, addedMs } = results.latency;
-    out.push('', `1. Added latency — GET /?query=SELECT%201 to ClickHouse, ${D.rate} req/s open loop (vegeta ${VEGETA_VERSION}), ${D.latencyRounds}x${D.latencyRoundSec} s per target, interleaved, merged`);
+    const { direct, breakwater, nginx, addedMs, nginxAddedMs } = results.latency;
+    out.push('', `1. Added latency — GET /?query=SELECT%201 to ClickHouse, ${D.rate} req/s open loop (vegeta ${VEGETA_VERSION}), ${D.latencyRounds}x${D.latencyRoundSec} s per target after a ${D.latencyWarmSec} s warm-up, interleaved, merged; unpinned`);
     const other = results.latency.otherCpuPct;
-    const row = (name: 'direct' | 'breakwater', r: VegetaReport): (string | number)[] => [
+    const row = (name: 'direct' | 'breakwater' | 'nginx (reference)', r: VegetaReport): (string | number)[] => [
       name,
       r.requests,
       `${round(r.success * 100, 2)}%`,
@@ -525,15 +566,24 @@ function report(): string {
       ms(r.latencyMs.p99),
       ms(r.latencyMs.p999),
       ms(r.latencyMs.max),
-      other[name].map((x) => `${x}%`).join(' '),
+      other[name === 'nginx (reference)' ? 'nginx' : name].map((x) => `${x}%`).join(' '),
     ];
     out.push(
       table(
         ['target', 'requests', 'ok', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'other CPU per round'],
-        [row('direct', direct), row('breakwater', breakwater), ['added (bw - direct)', '', '', ms(addedMs.p50), ms(addedMs.p90), ms(addedMs.p99), ms(addedMs.p999), ms(breakwater.latencyMs.max - direct.latencyMs.max)]],
+        [
+          row('direct', direct),
+          row('breakwater', breakwater),
+          row('nginx (reference)', nginx),
+          ['added by breakwater', '', '', ms(addedMs.p50), ms(addedMs.p90), ms(addedMs.p99), ms(addedMs.p999), ms(breakwater.latencyMs.max - direct.latencyMs.max), ''],
+          ['added by nginx', '', '', ms(nginxAddedMs.p50), ms(nginxAddedMs.p90), ms(nginxAddedMs.p99), ms(nginxAddedMs.p999), ms(nginx.latencyMs.max - direct.latencyMs.max), ''],
+        ],
       ),
     );
-    out.push(`breakwater's CPU at ${D.rate} req/s: ${results.latency.breakwaterCpuUsPerReq} us per request (${round((results.latency.breakwaterCpuUsPerReq * D.rate) / 1e4, 1)}% of a core at ${D.rate} req/s)`);
+    const l = results.latency;
+    out.push(
+      `proxy CPU at ${D.rate} req/s: breakwater ${l.breakwaterCpuUsPerReq} us/req (${round((l.breakwaterCpuUsPerReq * D.rate) / 1e4, 1)}% of a core), nginx ${l.nginxCpuUsPerReq} us/req (${round((l.nginxCpuUsPerReq * D.rate) / 1e4, 1)}% of a core)`,
+    );
   }
   const sat = (title: string, rows: SaturationRow[]): void => {
     if (rows.length === 0) return;
@@ -570,7 +620,13 @@ function report(): string {
   }
   if (Object.keys(results.rss).length) {
     out.push('', '3. Memory of the breakwater processes (/proc/<pid>/status)');
-    out.push(table(['process / moment', 'VmRSS MiB', 'VmHWM MiB'], Object.entries(results.rss).map(([k, v]) => [k, v.rssMiB, v.hwmMiB])));
+    out.push(
+      table(
+        ['process / moment', 'VmRSS MiB', '= MB', 'min-max MiB', 'VmHWM MiB'],
+        Object.entries(results.rss).map(([k, v]) => [k, v.rssMiB, round((v.rssMiB * 1048576) / 1e6, 1), v.minMiB === undefined ? '' : `${v.minMiB}-${v.maxMiB}`, v.hwmMiB]),
+      ),
+    );
+    out.push(`idle = median of ${D.idleSec * 2} samples every 0.5 s over ${D.idleSec} s after /readyz, health checks running; VmHWM = peak (start-up included)`);
   }
   if (results.breaker.length) {
     out.push('', '4. Breaker microbenchmark — node dist/test/bench/breaker.bench.js 1 (acquire()+success(), closed state)');

@@ -27,6 +27,30 @@ export interface TeardownHost {
   teardown(fn: () => unknown): void;
 }
 
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
+/**
+ * A sidecar must not outlive its test: killed on this process's exit, and by a detached
+ * watchdog when this process is killed outright (a tap timeout skips teardown).
+ */
+function orphanGuard(proc: ChildProcess): void {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const p of live) p.kill('SIGKILL');
+    });
+  }
+  const watchdog = spawn(
+    '/bin/sh',
+    ['-c', 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -KILL "$2" 2>/dev/null', 'bw-watchdog', String(process.pid), String(proc.pid)],
+    { detached: true, stdio: 'ignore' },
+  );
+  watchdog.unref();
+}
+
 /** `yaml` may use {{ADMIN}} for the admin address; other ports are the caller's. */
 export async function startBreakwater(
   t: TeardownHost,
@@ -41,6 +65,7 @@ export async function startBreakwater(
     env: { ...process.env, BREAKWATER_ENV: '', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  orphanGuard(proc);
   const logs: Record<string, unknown>[] = [];
   let partial = '';
   let stderr = '';

@@ -140,7 +140,7 @@ backend be
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /** A bench-only Node forwarder from test/bench/forwarders/ (compiled), listening on a free port. */
-export async function startNodeForwarder(which: 'http-proxy' | 'undici-pool', upstream: string, readyPath: string, cpus: string | undefined): Promise<Server> {
+export async function startNodeForwarder(which: 'http-proxy' | 'undici-pool' | 'tcp-pipe', upstream: string, readyPath: string, cpus: string | undefined): Promise<Server> {
   const script = path.resolve(HERE, '..', 'forwarders', `${which}.js`);
   const port = await freePort();
   const proc = startProcess(which, [process.execPath, script, String(port), upstream], { cpus });
