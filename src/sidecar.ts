@@ -7,7 +7,7 @@ import { Dependency } from './dependency/dependency.js';
 import { breakerFromConfig } from './dependency/breaker-from-config.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
-import { listen, parseListen } from './proxy/http/server.js';
+import { listen, parseListen } from './proxy/http/listen.js';
 import { ClickHouseListener } from './proxy/clickhouse/listener.js';
 import { kafkaConnectionGuard, kafkaTargets } from './proxy/kafka/connection-guard.js';
 import { redisConnectionGuard, redisTargets } from './proxy/redis/connection-guard.js';

@@ -14,14 +14,7 @@ export const staticStep: FallbackStep<ClickHouseRequest> = {
     if (c.kind !== 'read') return false;
     const empty = emptyResult(requestedFormat(c.sql, c.defaultFormat));
     if (empty === undefined) return false;
-    const headers: Record<string, string | number> = {
-      'content-type': empty.contentType,
-      'content-length': empty.body.length,
-      [FALLBACK_HEADER]: 'static',
-    };
-    if (!c.req.complete) headers.connection = 'close';
-    c.res.writeHead(200, headers);
-    c.res.end(empty.body);
+    c.reply({ status: 200, headers: { 'content-type': empty.contentType, [FALLBACK_HEADER]: 'static' }, body: empty.body });
     return true;
   },
 };
@@ -40,15 +33,11 @@ export const failStep: FallbackStep<ClickHouseRequest> = {
       retryAfterSeconds: retryAfter,
       ...(c.error ? { upstreamError: c.error } : {}),
     });
-    const headers: Record<string, string | number> = {
-      'content-type': 'application/json; charset=UTF-8',
-      'content-length': Buffer.byteLength(body),
-      'retry-after': retryAfter,
-      [FALLBACK_HEADER]: 'fail',
-    };
-    if (!c.req.complete) headers.connection = 'close';
-    c.res.writeHead(503, headers);
-    c.res.end(body);
+    c.reply({
+      status: 503,
+      headers: { 'content-type': 'application/json; charset=UTF-8', 'retry-after': retryAfter, [FALLBACK_HEADER]: 'fail' },
+      body: Buffer.from(body),
+    });
     return true;
   },
 };

@@ -1,46 +1,62 @@
 // The ClickHouse HTTP listener (`protocol: clickhouse-http`): guard (breaker permit, bulkhead),
-// forward with streaming both ways, classify the outcome, and hand refused or failed requests to
-// the fallback chain.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+// relay the bytes both ways, classify the outcome, and hand refused or failed requests to the
+// fallback chain.
 import { REJECTED } from '../../breaker/breaker.js';
 import type { ClickHouseDependencyConfig } from '../../config/schema.js';
 import type { Dependency } from '../../dependency/dependency.js';
 import type { FallbackChain, FallbackReason } from '../../fallback/chain.js';
 import { HealthCheck } from '../../health/check.js';
-import { ForwardHandler, upstreamRequestHeaders, type ForwardObserver, type Verdict } from '../http/forward.js';
-import { closeGracefully, createHttpServer, listen, parseListen } from '../http/server.js';
-import { Upstreams } from '../http/upstreams.js';
+import { headerValue, type ResponseHead } from '../http/framing.js';
+import { Exchange, HttpRelay, type RelayHandler, type Verdict } from '../http/relay.js';
+import { listen, parseListen } from '../http/listen.js';
+import { UpstreamPool } from '../http/upstream-pool.js';
 import { classifyResponse } from './classify.js';
 import { clickhouseChain } from './fallbacks.js';
 import { pingProbe } from './health.js';
-import { peekStatement, readSql, requestHead, type ClickHouseRequest } from './request.js';
-import { statementKind, type StatementKind } from './statement.js';
+import { requestTarget, type ClickHouseRequest } from './request.js';
+import { STATEMENT_PREFIX_BYTES, statementKindOfRequest, type StatementKind } from './statement.js';
 
 const EXCEPTION_HEADER = 'x-clickhouse-exception-code';
 
-export class ClickHouseListener {
-  readonly upstreams: Upstreams;
-  private readonly server: Server;
+interface Replica {
+  readonly url: string;
+  readonly pool: UpstreamPool;
+  healthy: boolean;
+}
+
+/** What the listener remembers about one request (Exchange.tag). */
+interface RequestState {
+  params: URLSearchParams | undefined;
+  queryParam: string | null;
+  kind: StatementKind;
+  forwarded: boolean;
+  encoding: string | undefined;
+}
+
+export class ClickHouseListener implements RelayHandler {
+  readonly replicas: Replica[];
+  private readonly relay: HttpRelay;
   private readonly chain: FallbackChain<ClickHouseRequest>;
+  private next = 0;
 
   constructor(
     readonly dep: Dependency,
     readonly config: ClickHouseDependencyConfig,
   ) {
-    this.upstreams = new Upstreams(config.upstream, { headersTimeout: config.timeout, bodyTimeout: config.timeout });
-    this.chain = clickhouseChain(config, (kind, c) => dep.fallback(kind, c.reason));
-    const { host, port } = parseListen(config.listen);
-    this.server = createHttpServer({
-      host,
-      port,
-      handle: (req, res) => this.handle(req, res),
-      onClientError: (code) => dep.metrics.badRequest(clientErrorReason(code)),
+    this.replicas = config.upstream.map((url) => {
+      const u = new URL(url);
+      const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+      return { url, healthy: false, pool: new UpstreamPool({ host: u.hostname.replace(/^\[|\]$/g, ''), port }) };
     });
+    this.chain = clickhouseChain(config, (kind, c) => dep.fallback(kind, c.reason));
+    this.relay = new HttpRelay({ handler: this, timeout: config.timeout });
     if (config.health.enabled) {
-      for (const replica of this.upstreams.replicas) {
+      for (const replica of this.replicas) {
+        const u = new URL(replica.url);
+        const path = `${u.pathname.replace(/\/$/, '')}${config.health.path}`;
         const check = new HealthCheck({
-          target: `${replica.origin}${replica.basePath}${config.health.path}`,
-          probe: pingProbe(replica.pool, `${replica.basePath}${config.health.path}`),
+          target: `${u.origin}${path}`,
+          probe: pingProbe(u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 80), path),
           interval: config.health.interval,
           timeout: config.health.timeout,
           healthyThreshold: config.health.healthyThreshold,
@@ -54,195 +70,136 @@ export class ClickHouseListener {
 
   async start(): Promise<void> {
     const { host, port } = parseListen(this.config.listen);
-    await listen(this.server, host, port);
+    await listen(this.relay.server, host, port);
     for (const c of this.dep.checks) c.start();
-  }
-
-  /** The bound port (useful with port 0). */
-  get port(): number {
-    const a = this.server.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
   }
 
   async close(deadline: number): Promise<void> {
     for (const c of this.dep.checks) c.stop();
-    await closeGracefully(this.server, () => this.dep.inFlight, deadline);
-    this.upstreams.destroy();
+    await this.relay.close(deadline);
+    for (const r of this.replicas) r.pool.close();
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const head = requestHead(req.url ?? '/');
-    const { headers, hasBody } = upstreamRequestHeaders(req.rawHeaders);
-    if (hasBody && head.queryParam === null) {
-      peekStatement(req, null, (kind, prefix) => this.guard(req, res, head.params, head.queryParam, headers, hasBody, kind, prefix));
-    } else {
-      const kind: StatementKind = head.queryParam === null ? 'other' : statementKind(head.queryParam);
-      this.guard(req, res, head.params, head.queryParam, headers, hasBody, kind, undefined);
+  private pick(): Replica {
+    const rs = this.replicas;
+    if (rs.length === 1) return rs[0]!;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[this.next++ % rs.length]!;
+      if (r.healthy) return r;
     }
+    return rs[this.next++ % rs.length]!;
   }
 
-  private guard(
-    req: IncomingMessage,
-    res: ServerResponse,
-    params: URLSearchParams | undefined,
-    queryParam: string | null,
-    headers: string[],
-    hasBody: boolean,
-    kind: StatementKind,
-    prefix: Buffer | undefined,
-  ): void {
+  // --- RelayHandler ---
+
+  bodyPrefixWanted(x: Exchange): number {
+    const { params, queryParam } = requestTarget(x.head.target);
+    x.tag = { params, queryParam, kind: 'other', forwarded: false, encoding: undefined } satisfies RequestState;
+    // The SQL is in the body when there is no query parameter; its first bytes tell the kind.
+    // A compressed body cannot be read: it is treated as `other`.
+    if (queryParam !== null || x.bodyDone || headerValue(x.head, 'content-encoding') !== undefined) return 0;
+    return STATEMENT_PREFIX_BYTES;
+  }
+
+  begin(x: Exchange): void {
+    const st = x.tag as RequestState;
+    const prefix = x.pendingBytes > 0 && st.queryParam === null ? x.bodyPrefix() : EMPTY;
+    st.kind =
+      st.queryParam === null && (x.pendingBytes === 0 || headerValue(x.head, 'content-encoding') !== undefined)
+        ? 'other'
+        : (statementKindOfRequest(st.queryParam, prefix, x.bodyDone) ?? 'other');
     const dep = this.dep;
     const token = dep.breaker.acquire();
     if (token === REJECTED) {
       dep.rejected();
       const s = dep.breaker.state;
-      return this.fallback(req, res, params, queryParam, kind, prefix, s === 'forced_open' ? 'forced_open' : s === 'half_open' ? 'half_open_full' : 'open', undefined);
+      return this.fallback(x, s === 'forced_open' ? 'forced_open' : s === 'half_open' ? 'half_open_full' : 'open', undefined);
     }
     const max = this.config.maxConcurrent;
     if (max > 0 && dep.inFlight >= max) {
       dep.breaker.ignore(token);
       dep.rejected();
-      return this.fallback(req, res, params, queryParam, kind, prefix, 'bulkhead', undefined);
+      return this.fallback(x, 'bulkhead', undefined);
     }
     dep.inFlight++;
-    const replica = this.upstreams.pick();
-    const call = new Call(this, req, res, params, queryParam, kind, prefix, token);
-    const handler = new ForwardHandler(req, res, call);
-    replica.pool.dispatch(
-      {
-        origin: replica.origin,
-        path: replica.basePath + (req.url ?? '/'),
-        method: req.method as 'GET',
-        headers,
-        body: hasBody ? req : null,
-      },
-      handler,
-    );
+    x.token = token;
+    st.forwarded = true;
+    x.forward(this.pick().pool);
+  }
+
+  classifyHead(x: Exchange, head: ResponseHead): Verdict | 'inspect' {
+    const code = headerValue(head, EXCEPTION_HEADER);
+    if (code !== undefined) return classifyResponse(head.status, code, undefined);
+    if (head.status >= 200 && head.status < 300) return 'success';
+    // Old servers put the code only in the body, sometimes gzipped even for an error.
+    (x.tag as RequestState).encoding = headerValue(head, 'content-encoding');
+    return 'inspect';
+  }
+
+  classifyBody(x: Exchange, head: ResponseHead, first: Buffer | undefined): Verdict {
+    return classifyResponse(head.status, undefined, first, (x.tag as RequestState).encoding);
+  }
+
+  done(x: Exchange, verdict: Verdict, ms: number): void {
+    const dep = this.dep;
+    dep.inFlight--;
+    if (verdict === 'success') dep.success(x.token, ms);
+    else if (verdict === 'failure') dep.failure(x.token, ms, `upstream answered with a server error`);
+    else dep.ignored(x.token, ms);
+  }
+
+  failedBeforeResponse(x: Exchange, err: Error, ms: number): void {
+    this.dep.inFlight--;
+    const message = describeUpstreamError(err, this.config.timeout);
+    this.dep.failure(x.token, ms, message);
+    this.fallback(x, 'failed', message);
+  }
+
+  failedMidResponse(x: Exchange, err: Error, ms: number): void {
+    this.dep.inFlight--;
+    this.dep.failure(x.token, ms, `response cut mid-stream: ${describeUpstreamError(err, this.config.timeout)}`);
+  }
+
+  clientGone(x: Exchange, ms: number): void {
+    if ((x.tag as RequestState | undefined)?.forwarded) {
+      this.dep.inFlight--;
+      this.dep.ignored(x.token, ms);
+    }
+    this.dep.metrics.badRequest('client_disconnect');
+  }
+
+  badRequest(reason: string): void {
+    this.dep.metrics.badRequest(reason);
   }
 
   /** Serves a request the dependency did not answer. */
-  fallback(
-    req: IncomingMessage,
-    res: ServerResponse,
-    params: URLSearchParams | undefined,
-    queryParam: string | null,
-    kind: StatementKind,
-    prefix: Buffer | undefined,
-    reason: FallbackReason,
-    error: string | undefined,
-  ): void {
-    const run = (body: string): void => {
-      if (res.destroyed || res.headersSent) return;
-      const sql = queryParam === null ? body : body === '' ? queryParam : `${queryParam}\n${body}`;
+  private fallback(x: Exchange, reason: FallbackReason, error: string | undefined): void {
+    const st = x.tag as RequestState;
+    const run = (): void => {
+      if (x.finished) return;
+      const body = st.queryParam === null || x.pendingBytes > 0 ? x.bodyPrefix().toString('utf8') : '';
+      const sql = st.queryParam === null ? body : body === '' ? st.queryParam : `${st.queryParam}\n${body}`;
       const result = this.chain.serve({
-        req,
-        res,
         dep: this.dep,
-        kind,
+        kind: st.kind,
         sql,
-        defaultFormat: params?.get('default_format') ?? null,
+        defaultFormat: st.params?.get('default_format') ?? null,
         reason,
         error,
+        reply: (r) => x.reply(r),
       });
       if (typeof result !== 'string') result.catch((err: unknown) => this.dep.log.error({ err }, 'fallback chain failed'));
     };
     // Reads need the whole SQL for its FORMAT clause; everything else only needs the kind.
-    if (kind === 'read' && queryParam === null) readSql(req, prefix, run);
-    else run(prefix?.toString('utf8') ?? '');
+    if (st.kind === 'read' && st.queryParam === null) x.readBody(run);
+    else run();
   }
 }
 
-function clientErrorReason(code: string): string {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT') return 'header_timeout';
-  if (code === 'HPE_HEADER_OVERFLOW') return 'oversized_headers';
-  if (code === 'ECONNRESET') return 'client_disconnect';
-  return 'malformed_http';
-}
-
-function hasHeader(raw: Buffer[], lowerName: string): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === lowerName.length && name.toString('latin1').toLowerCase() === lowerName) return true;
-  }
-  return false;
-}
-
-function headerValue(raw: Buffer[], lowerName: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === lowerName.length && name.toString('latin1').toLowerCase() === lowerName) return raw[i + 1]!.toString('latin1');
-  }
-  return undefined;
-}
-
-/** One forwarded request: observes the response and records its outcome. */
-class Call implements ForwardObserver {
-  private encoding: string | undefined;
-
-  constructor(
-    private readonly listener: ClickHouseListener,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly params: URLSearchParams | undefined,
-    private readonly queryParam: string | null,
-    private readonly kind: StatementKind,
-    private readonly prefix: Buffer | undefined,
-    private readonly token: number,
-  ) {}
-
-  head(status: number, raw: Buffer[]): Verdict | 'inspect' {
-    if (status >= 200 && status < 300 && !hasHeader(raw, EXCEPTION_HEADER)) return 'success';
-    const code = headerValue(raw, EXCEPTION_HEADER);
-    if (code !== undefined) return classifyResponse(status, code, undefined);
-    // Old servers put the code only in the body, sometimes gzipped even for an error.
-    this.encoding = headerValue(raw, 'content-encoding');
-    return 'inspect';
-  }
-
-  body(status: number, firstChunk: Buffer | undefined): Verdict {
-    return classifyResponse(status, undefined, firstChunk, this.encoding);
-  }
-
-  done(verdict: Verdict, ms: number): void {
-    const dep = this.listener.dep;
-    dep.inFlight--;
-    if (verdict === 'success') dep.success(this.token, ms);
-    else if (verdict === 'failure') dep.failure(this.token, ms, `upstream answered with a server error (HTTP ${this.res.statusCode})`);
-    else dep.ignored(this.token, ms);
-  }
-
-  failedBeforeResponse(err: Error, ms: number): void {
-    const dep = this.listener.dep;
-    dep.inFlight--;
-    const message = describeUpstreamError(err, this.listener.config.timeout);
-    dep.failure(this.token, ms, message);
-    this.listener.fallback(this.req, this.res, this.params, this.queryParam, this.kind, this.prefix, 'failed', message);
-  }
-
-  failedMidResponse(err: Error, ms: number): void {
-    const dep = this.listener.dep;
-    dep.inFlight--;
-    dep.failure(this.token, ms, `response cut mid-stream: ${describeUpstreamError(err, this.listener.config.timeout)}`);
-  }
-
-  clientGone(ms: number): void {
-    const dep = this.listener.dep;
-    dep.inFlight--;
-    dep.ignored(this.token, ms);
-    dep.metrics.badRequest('client_disconnect');
-  }
-}
+const EMPTY = Buffer.alloc(0);
 
 function describeUpstreamError(err: Error, timeout: number): string {
   const code = (err as { code?: string }).code;
-  switch (code) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return `no response within ${timeout}ms (timeout)`;
-    case 'UND_ERR_BODY_TIMEOUT':
-      return `response stalled for ${timeout}ms (timeout)`;
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return `connect timed out`;
-    default:
-      return code ? `${code}: ${err.message}` : err.message;
-  }
+  if (code === 'ETIMEDOUT') return `no response within ${timeout}ms (timeout)`;
+  return code && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
 }

@@ -7,7 +7,7 @@ import { REJECTED } from '../../breaker/breaker.js';
 import type { Dependency } from '../../dependency/dependency.js';
 import type { FallbackReason } from '../../fallback/chain.js';
 import { HealthCheck, type Probe } from '../../health/check.js';
-import { parseListen } from '../http/server.js';
+import { listen, parseListen } from '../http/listen.js';
 
 export interface TcpTarget {
   host: string;
@@ -51,13 +51,7 @@ export class TcpListener {
 
   async start(): Promise<void> {
     const { host, port } = parseListen(this.dep.config.listen);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(this.server, host, port);
     for (const c of this.dep.checks) c.start();
   }
 
