@@ -50,6 +50,15 @@ export function headEnd(buf: Buffer, from: number): number {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** Strips optional whitespace (SP and HTAB only, RFC 9110 §5.6.3); not String.trim, which also strips NBSP etc. */
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === 0x20 || s.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === 0x20 || s.charCodeAt(b - 1) === 0x09)) b--;
+  return s.slice(a, b);
+}
+
 function parseHeaders(lines: string[], first: number, into: Head): void {
   const connectionTokens: string[] = [];
   let sawLength = false;
@@ -60,11 +69,13 @@ function parseHeaders(lines: string[], first: number, into: Head): void {
     if (colon <= 0) throw new HttpFramingError('bad_header', `malformed header line ${JSON.stringify(line.slice(0, 80))}`);
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) throw new HttpFramingError('bad_header', `invalid header name ${JSON.stringify(name.slice(0, 80))}`);
-    const value = line.slice(colon + 1).trim();
+    const value = trimOws(line.slice(colon + 1));
+    // A bare CR or LF would end the line for a lenient backend, which would then see a field we did not.
+    if (/[\r\n\0]/.test(value)) throw new HttpFramingError('bad_header', `CR, LF or NUL in the value of ${JSON.stringify(name.slice(0, 80))}`);
     into.headers.push(name, value);
     switch (name.length) {
       case 10:
-        if (name.toLowerCase() === 'connection') connectionTokens.push(...value.toLowerCase().split(',').map((s) => s.trim()));
+        if (name.toLowerCase() === 'connection') connectionTokens.push(...value.toLowerCase().split(',').map(trimOws));
         break;
       case 14:
         if (name.toLowerCase() === 'content-length') {
@@ -77,7 +88,7 @@ function parseHeaders(lines: string[], first: number, into: Head): void {
         break;
       case 17:
         if (name.toLowerCase() === 'transfer-encoding') {
-          const codings = value.toLowerCase().split(',').map((s) => s.trim());
+          const codings = value.toLowerCase().split(',').map(trimOws);
           if (codings[codings.length - 1] !== 'chunked') {
             throw new HttpFramingError('unsupported', `Transfer-Encoding ${JSON.stringify(value)} without chunked last is not supported`);
           }
@@ -100,13 +111,15 @@ function splitLines(buf: Buffer, start: number, end: number): string[] {
 /** A request head starting at `start`, or undefined while incomplete. Throws HttpFramingError. */
 export function parseRequestHead(buf: Buffer, start: number): RequestHead | undefined {
   // Tolerate empty lines before a request line (RFC 9112 §2.2).
+  // The skipped empty lines count against the limit: otherwise endless CRLFs are buffered forever.
+  const origin = start;
   while (start + 1 < buf.length && buf[start] === CR && buf[start + 1] === LF) start += 2;
   const end = headEnd(buf, start);
   if (end < 0) {
-    if (buf.length - start > MAX_HEAD_BYTES) throw new HttpFramingError('head_too_large', `request headers larger than ${MAX_HEAD_BYTES} bytes`);
+    if (buf.length - origin > MAX_HEAD_BYTES) throw new HttpFramingError('head_too_large', `request headers larger than ${MAX_HEAD_BYTES} bytes`);
     return undefined;
   }
-  if (end - start > MAX_HEAD_BYTES) throw new HttpFramingError('head_too_large', `request headers larger than ${MAX_HEAD_BYTES} bytes`);
+  if (end - origin > MAX_HEAD_BYTES) throw new HttpFramingError('head_too_large', `request headers larger than ${MAX_HEAD_BYTES} bytes`);
   const lines = splitLines(buf, start, end);
   const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]!);
   if (!m) throw new HttpFramingError('bad_request_line', `malformed request line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
@@ -136,6 +149,7 @@ export function parseResponseHead(buf: Buffer, start: number): ResponseHead | un
     if (buf.length - start > MAX_HEAD_BYTES) throw new HttpFramingError('head_too_large', `response head larger than ${MAX_HEAD_BYTES} bytes`);
     return undefined;
   }
+  if (end - start > MAX_HEAD_BYTES) throw new HttpFramingError('head_too_large', `response head larger than ${MAX_HEAD_BYTES} bytes`);
   const lines = splitLines(buf, start, end);
   const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
   if (!m) throw new HttpFramingError('bad_status_line', `malformed status line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
@@ -237,11 +251,14 @@ export class ChunkedScanner {
           break;
         case ChunkState.TrailerLineStart:
           // An empty line ends the body; anything else is a trailer field line.
+          // A bare LF would end the body (or a trailer line) for a lenient backend: refuse it.
+          if (c === LF) throw new HttpFramingError('bad_chunk', 'bare LF in chunked trailer section');
           this.state = c === CR ? ChunkState.FinalLf : ChunkState.Trailer;
           i++;
           break;
         case ChunkState.Trailer:
           if (c === CR) this.state = ChunkState.TrailerLf;
+          else if (c === LF) throw new HttpFramingError('bad_chunk', 'bare LF in chunked trailer section');
           i++;
           break;
         case ChunkState.TrailerLf:

@@ -341,7 +341,9 @@ t.test('header field values with CR, LF or NUL are refused (bare-LF smuggling)',
   );
   t.equal(codeOf(() => req('POST / HTTP/1.1\r\nX: a\rContent-Length: 5\r\n\r\n')), 'bad_header', 'bare CR inside a value');
   t.equal(codeOf(() => req('GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n')), 'bad_header', 'NUL inside a value');
-  t.equal(codeOf(() => req('GET / HTTP/1.1\r\nX: a\n\r\n')), 'bad_header', 'bare LF ending a value');
+  // "X: a\n" + CRLF is the end of the head for a lenient backend; here it is part of a longer head.
+  t.equal(req('GET / HTTP/1.1\r\nX: a\n\r\n'), undefined, 'LF CRLF does not end a head');
+  t.equal(codeOf(() => req('GET / HTTP/1.1\r\nX: a\n\r\nY: b\r\n\r\n')), 'bad_header', 'bare LF ending a value');
   t.equal(codeOf(() => res('HTTP/1.1 200 OK\r\nX: a\nContent-Length: 5\r\n\r\n')), 'bad_header', 'responses too');
   const h = req('GET / HTTP/1.1\r\nX: a\tb c\x7f\x80\xff\r\n\r\n')!;
   t.equal(headerValue(h, 'x'), 'a\tb c\x7f\x80\xff', 'HTAB, SP and obs-text inside a value are fine');
