@@ -36,16 +36,12 @@ import { summarizeProfile, type ProfileSummary, type Stage } from './support/pro
 
 /** Where a forwarded request's CPU goes, by frames on the stack (see the profile section). */
 const STAGES: Stage[] = [
-  { stage: 'client request: node:http parse + breakwater handle()', functionName: 'parserOnHeadersComplete', urlIncludes: 'node:_http_common' },
-  { stage: '  of which breakwater handle() -> guard() -> pool.dispatch()', functionName: 'handle', urlIncludes: 'proxy/clickhouse/listener.js' },
-  { stage: 'upstream request write (undici writeH1)', functionName: 'writeH1' },
-  { stage: "run from setImmediate (undici's idle-socket validation defers the upstream write)", functionName: 'processImmediate' },
-  { stage: 'upstream response read + parse + relay (undici readMore)', functionName: 'readMore' },
-  { stage: '  of which ForwardHandler.onHeaders (header copy + res.writeHead)', functionName: 'onHeaders', urlIncludes: 'proxy/http/forward.js' },
-  { stage: '  of which ForwardHandler.onData (res.write)', functionName: 'onData', urlIncludes: 'proxy/http/forward.js' },
-  { stage: '  of which ForwardHandler.onComplete (res.end -> writev, outcome)', functionName: 'onComplete', urlIncludes: 'proxy/http/forward.js' },
-  { stage: 'response finished (node:http resOnFinish)', functionName: 'resOnFinish' },
-  { stage: 'outcome recording (Call.done: breaker, metrics)', functionName: 'done', urlIncludes: 'proxy/clickhouse/listener.js' },
+  { stage: 'client bytes in: ClientConnection.onData (head parse, exchange start)', functionName: 'onData', urlIncludes: 'proxy/http/relay.js' },
+  { stage: '  of which the request head parse', functionName: 'parseRequestHead', urlIncludes: 'proxy/http/framing.js' },
+  { stage: '  of which the guard: ClickHouseListener.begin (kind, breaker, forward)', functionName: 'begin', urlIncludes: 'proxy/clickhouse/listener.js' },
+  { stage: 'upstream bytes in: Exchange.onUpstreamData (response head parse, relay)', functionName: 'onUpstreamData', urlIncludes: 'proxy/http/relay.js' },
+  { stage: '  of which the response head parse', functionName: 'parseResponseHead', urlIncludes: 'proxy/http/framing.js' },
+  { stage: '  of which outcome recording (ClickHouseListener.done: breaker, metrics)', functionName: 'done', urlIncludes: 'proxy/clickhouse/listener.js' },
   { stage: 'socket writes, self (writev + writeLatin1String + writeBuffer)', functionName: 'writev', selfOnly: true },
   { stage: '', functionName: 'writeLatin1String', selfOnly: true },
   { stage: '', functionName: 'writeBuffer', selfOnly: true },
