@@ -2,7 +2,7 @@
 // and freezes. The result is an immutable snapshot: a reload builds a new one.
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isMap, isNode, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isNode, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { interpolate } from './interpolate.js';
@@ -95,7 +95,22 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems);
 
   let merged: unknown = {};
-  for (const s of sources) merged = deepMerge(merged, s.doc.toJS() ?? {});
+  for (const s of sources) {
+    let value: unknown;
+    try {
+      value = s.doc.toJS();
+    } catch (err) {
+      // e.g. an alias to an anchor that does not exist (`*a`): point at the alias.
+      let at: { line: number; col: number } | undefined;
+      visit(s.doc, {
+        Alias(_, node) {
+          if (at === undefined && node.resolve(s.doc) === undefined && node.range) at = s.lines.linePos(node.range[0]);
+        },
+      });
+      throw new ConfigError([{ code: 'yaml_syntax', file: s.file, line: at?.line, col: at?.col, path: '', message: `YAML: ${(err as Error).message}` }]);
+    }
+    merged = deepMerge(merged, value ?? {});
+  }
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {

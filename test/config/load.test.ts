@@ -174,3 +174,8 @@ t.test('property: any file content gives a config or a ConfigError, never a cras
   );
   t.ok(configs > 0 && errors > 0, `${configs} valid, ${errors} rejected with ConfigError`);
 });
+
+t.test('an alias to a missing anchor is a positioned YAML error', async (t) => {
+  const errs = errorsOf(file('admin:\n  listen: *nowhere\n'));
+  t.match(errs[0], /:2:11: YAML: Unresolved alias .*nowhere \[yaml_syntax\]/);
+});

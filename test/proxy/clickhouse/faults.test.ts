@@ -52,7 +52,7 @@ async function trialsCloseIt(t: Test, bw: Breakwater, url: string): Promise<void
   await new Promise((r) => setTimeout(r, 100));
   const second = await read(url);
   t.equal(second.fallback, 'static', 'a second call during the trial is rejected to the fallback');
-  t.ok(second.ms < 50, `and answered in ${second.ms.toFixed(1)}ms`);
+  t.ok(second.ms < 500, `and answered at once (${second.ms.toFixed(1)}ms), not after the 1s upstream timeout`);
   const first = await trial;
   t.equal(first.status, 200);
   t.equal(first.fallback, null, 'the trial reached ClickHouse');
@@ -93,7 +93,11 @@ t.test('SIGSTOP: timeouts, open after 3, fast fallbacks, not ready, one trial, c
     t.equal(r.body, '', 'JSONEachRow: an empty body');
     times.push(r.ms);
   }
-  t.ok(Math.max(...times) < 50, `fallbacks within 50ms (max ${Math.max(...times).toFixed(1)}ms)`);
+  // Latency is the benchmark's business; here: the typical fallback is fast and none waited for
+  // the upstream (timeout 1s), even on a loaded CI machine.
+  const sorted = [...times].sort((a, b) => a - b);
+  t.ok(sorted[10]! < 50, `fallbacks within 50ms (median ${sorted[10]!.toFixed(1)}ms)`);
+  t.ok(sorted[19]! < 500, `none waited for the upstream (max ${sorted[19]!.toFixed(1)}ms)`);
   t.equal(await metricOf(bw, 'breakwater_calls_total{dependency="clickhouse",outcome="rejected"}'), 20, 'all rejected by the breaker');
   t.equal(await metricOf(bw, 'breakwater_call_duration_seconds_count{dependency="clickhouse"}'), durationCount, 'none reached ClickHouse');
   t.equal(await metricOf(bw, 'breakwater_fallbacks_total{dependency="clickhouse",kind="static"}'), 23);
@@ -139,7 +143,7 @@ t.test('a failing health check opens the breaker before the app feels it; fail a
   const r = await read(url);
   t.equal(r.status, 503);
   t.equal(r.fallback, 'fail');
-  t.ok(r.ms < 50, `503 in ${r.ms.toFixed(1)}ms`);
+  t.ok(r.ms < 500, `503 at once (${r.ms.toFixed(1)}ms), not after the upstream timeout`);
   t.match(JSON.parse(r.body), { dependency: 'clickhouse', state: 'open', reason: 'open', error: 'breakwater: clickhouse circuit open' });
   const ready = await bw.get('/readyz');
   t.equal(ready.status, 503);
