@@ -68,7 +68,7 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 const D = {
   rate: 1000,
-  latencyWarmSec: QUICK ? 3 : 5, // a fresh Node process needs a few seconds (JIT, connection pool)
+  latencyWarmSec: 10, // a fresh Node process needs ~9,000 requests to settle (JIT, caches, connection pool)
   latencyRoundSec: QUICK ? 3 : 10,
   latencyRounds: 2, // per target, interleaved direct/breakwater/direct/breakwater
   wrkWarmSec: QUICK ? 1 : 2,
