@@ -1,7 +1,8 @@
 // A dependency at run time: its breaker, health, metrics and the counts /status shows. Protocol
 // listeners record outcomes here; admin and readiness read from here.
-import type { Breaker, BreakerState, Transition } from '../breaker/breaker.js';
+import { REJECTED, type Breaker, type BreakerState, type Transition } from '../breaker/breaker.js';
 import type { DependencyConfig } from '../config/schema.js';
+import type { FallbackReason } from '../fallback/chain.js';
 import { FallbackSummary } from '../fallback/summary.js';
 import type { HealthCheck } from '../health/check.js';
 import type { Logger } from '../log/logger.js';
@@ -65,6 +66,23 @@ export class Dependency {
         if (!this.healthy) this.breaker.trip(`health check failing: ${c.target}: ${c.error}`);
       }
     });
+  }
+
+  /** The guard: a breaker permit (a token >= 0), or why the call may not go ahead. */
+  admit(): number | FallbackReason {
+    const token = this.breaker.acquire();
+    if (token === REJECTED) {
+      this.rejected();
+      const s = this.breaker.state;
+      return s === 'forced_open' ? 'forced_open' : s === 'half_open' ? 'half_open_full' : 'open';
+    }
+    const max = this.config.maxConcurrent;
+    if (max > 0 && this.inFlight >= max) {
+      this.breaker.ignore(token);
+      this.rejected();
+      return 'bulkhead';
+    }
+    return token;
   }
 
   // Outcome recording: the hot path calls these once per request.

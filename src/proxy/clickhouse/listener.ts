@@ -1,7 +1,6 @@
 // The ClickHouse HTTP listener (`protocol: clickhouse-http`): guard (breaker permit, bulkhead),
 // relay the bytes both ways, classify the outcome, and hand refused or failed requests to the
 // fallback chain.
-import { REJECTED } from '../../breaker/breaker.js';
 import type { ClickHouseDependencyConfig } from '../../config/schema.js';
 import type { Dependency } from '../../dependency/dependency.js';
 import type { FallbackChain, FallbackReason } from '../../fallback/chain.js';
@@ -109,18 +108,8 @@ export class ClickHouseListener implements RelayHandler {
         ? 'other'
         : (statementKindOfRequest(st.queryParam, prefix, x.bodyDone) ?? 'other');
     const dep = this.dep;
-    const token = dep.breaker.acquire();
-    if (token === REJECTED) {
-      dep.rejected();
-      const s = dep.breaker.state;
-      return this.fallback(x, s === 'forced_open' ? 'forced_open' : s === 'half_open' ? 'half_open_full' : 'open', undefined);
-    }
-    const max = this.config.maxConcurrent;
-    if (max > 0 && dep.inFlight >= max) {
-      dep.breaker.ignore(token);
-      dep.rejected();
-      return this.fallback(x, 'bulkhead', undefined);
-    }
+    const token = dep.admit();
+    if (typeof token !== 'number') return this.fallback(x, token, undefined);
     dep.inFlight++;
     x.token = token;
     st.forwarded = true;

@@ -1,7 +1,7 @@
 // Kafka at the connection level: a refused client is disconnected (the protocol has no
 // connection-level error message; clients retry another bootstrap broker), and the health
 // check is an ApiVersions v0 request answered with the same correlation id.
-import { connect } from 'node:net';
+import { requestProbe } from '../../health/request-probe.js';
 import type { TcpProtocol, TcpTarget } from '../tcp/listener.js';
 
 export function kafkaTargets(brokers: readonly string[]): TcpTarget[] {
@@ -31,30 +31,19 @@ export const kafkaConnectionGuard: TcpProtocol = {
     return undefined;
   },
   probe(target: TcpTarget) {
-    return (signal) =>
-      new Promise<void>((resolve, reject) => {
-        const s = connect({ host: target.host, port: target.port });
-        let got = Buffer.alloc(0);
-        const done = (err?: Error): void => {
-          signal.removeEventListener('abort', onAbort);
-          s.destroy();
-          if (err) reject(err);
-          else resolve();
-        };
-        const onAbort = (): void => done(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
-        signal.addEventListener('abort', onAbort);
-        s.once('connect', () => s.write(apiVersionsRequest()));
-        s.on('data', (d: Buffer) => {
-          got = Buffer.concat([got, d]);
-          if (got.length < 10) return;
-          const correlation = got.readInt32BE(4);
-          const errorCode = got.readInt16BE(8);
-          if (correlation !== CORRELATION_ID) done(new Error(`ApiVersions answered with correlation id ${correlation}`));
-          else if (errorCode !== 0) done(new Error(`ApiVersions answered error code ${errorCode}`));
-          else done();
-        });
-        s.once('error', (e) => done(e));
-        s.once('close', () => done(new Error('connection closed before ApiVersions was answered')));
-      });
+    return requestProbe(
+      target.host,
+      target.port,
+      apiVersionsRequest(),
+      (got) => {
+        if (got.length < 10) return undefined;
+        const correlation = got.readInt32BE(4);
+        const errorCode = got.readInt16BE(8);
+        if (correlation !== CORRELATION_ID) return new Error(`ApiVersions answered with correlation id ${correlation}`);
+        if (errorCode !== 0) return new Error(`ApiVersions answered error code ${errorCode}`);
+        return null;
+      },
+      'ApiVersions',
+    );
   },
 };

@@ -1,9 +1,11 @@
 // Redis at the connection level: refused clients get a RESP error line they can show, and the
 // health check is PING on a fresh connection. (Per-command handling is the RESP listener's job.)
-import { connect } from 'node:net';
+import { requestProbe } from '../../health/request-probe.js';
 import type { Dependency } from '../../dependency/dependency.js';
 import type { FallbackReason } from '../../fallback/chain.js';
 import type { TcpProtocol, TcpTarget } from '../tcp/listener.js';
+
+const PING = Buffer.from('PING\r\n');
 
 export function redisTargets(urls: readonly string[]): TcpTarget[] {
   return urls.map((u) => {
@@ -25,28 +27,18 @@ export const redisConnectionGuard: TcpProtocol = {
     return Buffer.from(`-ERR breakwater: ${why.replace(/[\r\n]+/g, ' ')}\r\n`);
   },
   probe(target) {
-    return (signal) =>
-      new Promise<void>((resolve, reject) => {
-        const s = connect({ host: target.host, port: target.port });
-        let reply = '';
-        const done = (err?: Error): void => {
-          signal.removeEventListener('abort', onAbort);
-          s.destroy();
-          if (err) reject(err);
-          else resolve();
-        };
-        const onAbort = (): void => done(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
-        signal.addEventListener('abort', onAbort);
-        s.once('connect', () => s.write('PING\r\n'));
-        s.on('data', (d) => {
-          reply += d.toString('latin1');
-          if (!reply.includes('\r\n')) return;
-          // NOAUTH still proves the server is up and serving.
-          if (reply.startsWith('+PONG') || reply.startsWith('-NOAUTH')) done();
-          else done(new Error(`PING answered ${JSON.stringify(reply.trim().slice(0, 200))}`));
-        });
-        s.once('error', (e) => done(e));
-        s.once('close', () => done(new Error('connection closed before PING was answered')));
-      });
+    return requestProbe(
+      target.host,
+      target.port,
+      PING,
+      (got) => {
+        const reply = got.toString('latin1');
+        if (!reply.includes('\r\n')) return undefined;
+        // NOAUTH still proves the server is up and serving.
+        if (reply.startsWith('+PONG') || reply.startsWith('-NOAUTH')) return null;
+        return new Error(`PING answered ${JSON.stringify(reply.trim().slice(0, 200))}`);
+      },
+      'PING',
+    );
   },
 };

@@ -67,18 +67,8 @@ export class TcpListener {
   private accept(client: Socket): void {
     const dep = this.dep;
     client.on('error', () => undefined);
-    const token = dep.breaker.acquire();
-    if (token === REJECTED) {
-      dep.rejected();
-      const s = dep.breaker.state;
-      return this.refuse(client, s === 'forced_open' ? 'forced_open' : s === 'half_open' ? 'half_open_full' : 'open', undefined);
-    }
-    const max = dep.config.maxConcurrent;
-    if (max > 0 && dep.inFlight >= max) {
-      dep.breaker.ignore(token);
-      dep.rejected();
-      return this.refuse(client, 'bulkhead', undefined);
-    }
+    const token = dep.admit();
+    if (typeof token !== 'number') return this.refuse(client, token, undefined);
     const target = this.targets[this.next++ % this.targets.length]!;
     const start = performance.now();
     let established = false;
