@@ -4,35 +4,19 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePorts } from './ports.js';
-import { ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
-export interface ClickHouseServer {
+export interface ClickHouseServer extends ServiceControl {
   httpPort: number;
   tcpPort: number;
   /** http://127.0.0.1:<httpPort> */
   url: string;
-  /** The server's temp dir (config, data, logs); removed by stop(). */
-  dir: string;
-  /** pid of the running server process, undefined while it is killed/stopped. */
-  readonly pid: number | undefined;
-  /** SIGSTOP: connections are accepted by the kernel but nothing answers. */
-  pause(): void;
-  /** SIGCONT after pause(). */
-  resume(): void;
-  /** SIGKILL; ports and data stay for restart(). */
-  kill(): Promise<void>;
-  /** Same ports and data; stops the server first if it runs; waits for /ping. */
-  restart(): Promise<void>;
-  /** SIGTERM then SIGKILL; removes the temp dir. Idempotent. */
-  stop(): Promise<void>;
   /**
    * Plain HTTP POST of `sql` to the server (via fetch); resolves to the body.
    * Throws a ServiceError (code E_SERVICE_QUERY) carrying the server's message
    * on a non-200 answer. Default timeout 60 s; pass `signal` or `timeoutMs`.
    */
   query(sql: string, opts?: QueryOptions): Promise<string>;
-  /** Tail of the server's logs, for diagnostics in failing tests. */
-  logTail(lines?: number): string;
 }
 
 export interface QueryOptions {

@@ -6,7 +6,7 @@ import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js
 
 export { freePort, freePorts, isPortFree } from './ports.js';
 export { ManagedProcess, ServiceError, findBinary, makeTempDir, tailFile } from './process.js';
-export type { ManagedProcessOptions, ServiceErrorCode } from './process.js';
+export type { ManagedProcessOptions, ServiceControl, ServiceErrorCode } from './process.js';
 export { startClickHouse, query as clickHouseQuery } from './clickhouse.js';
 export type { ClickHouseServer, QueryOptions, StartClickHouseOptions } from './clickhouse.js';
 export { startRedis, redisPing } from './redis.js';

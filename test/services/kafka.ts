@@ -11,12 +11,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from './ports.js';
-import { ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
 /** The kafka_2.13 version kafka-install.sh installs (keep the two in step). */
 export const KAFKA_VERSION = '4.4.0';
 
-export interface KafkaServer {
+export interface KafkaServer extends ServiceControl {
   /** PLAINTEXT listener (clients). */
   port: number;
   /** CONTROLLER listener (KRaft quorum); clients never use it. */
@@ -25,24 +25,8 @@ export interface KafkaServer {
   brokers: string[];
   /** The cluster id written to meta.properties (fresh per server). */
   clusterId: string;
-  /** The server's temp dir (config, data, logs); removed by stop(). */
-  dir: string;
-  /** pid of the running JVM, undefined while it is killed/stopped. */
-  readonly pid: number | undefined;
-  /** SIGSTOP: connections are accepted by the kernel but nothing answers. */
-  pause(): void;
-  /** SIGCONT after pause(). */
-  resume(): void;
-  /** SIGKILL; ports and data stay for restart(). */
-  kill(): Promise<void>;
-  /** Same ports and data; stops the broker first if it runs (SIGTERM); waits until ready. */
-  restart(): Promise<void>;
-  /** SIGTERM then SIGKILL; removes the temp dir. Idempotent. */
-  stop(): Promise<void>;
   /** One Metadata request on a fresh connection (default timeout 5 s). */
   metadata(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<KafkaMetadata>;
-  /** Tail of the broker's logs, for diagnostics in failing tests. */
-  logTail(lines?: number): string;
 }
 
 export interface StartKafkaOptions {

@@ -88,6 +88,26 @@ export function tailFile(file: string, lines = 25): string {
   return all.slice(-lines).join('\n');
 }
 
+/** What every test server lets a test do to it. */
+export interface ServiceControl {
+  /** The server's temp dir (config, data, logs); removed by stop(). */
+  dir: string;
+  /** pid of the running server process, undefined while it is killed/stopped. */
+  readonly pid: number | undefined;
+  /** SIGSTOP: connections are accepted by the kernel but nothing answers. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
+  /** SIGKILL; ports (and data, where the server keeps any) stay for restart(). */
+  kill(): Promise<void>;
+  /** Same ports and data; stops the server first if it runs; waits until it is ready. */
+  restart(): Promise<void>;
+  /** SIGTERM then SIGKILL; removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+  /** Tail of the server's logs, for diagnostics in failing tests. */
+  logTail(lines?: number): string;
+}
+
 export interface ManagedProcessOptions {
   /** Short name for messages and file names: 'clickhouse', 'redis'. */
   name: string;

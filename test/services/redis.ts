@@ -2,30 +2,14 @@
 // dir, no persistence, ready when PING answers +PONG.
 import net from 'node:net';
 import { freePort } from './ports.js';
-import { ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
-export interface RedisServer {
+export interface RedisServer extends ServiceControl {
   port: number;
   /** redis://127.0.0.1:<port> */
   url: string;
-  /** The server's temp dir; removed by stop(). */
-  dir: string;
-  /** pid of the running server process, undefined while it is killed/stopped. */
-  readonly pid: number | undefined;
-  /** SIGSTOP: connections are accepted by the kernel but nothing answers. */
-  pause(): void;
-  /** SIGCONT after pause(). */
-  resume(): void;
-  /** SIGKILL; the port stays reserved for restart(). Data is not persisted. */
-  kill(): Promise<void>;
-  /** Same port; stops the server first if it runs; waits for PING. Starts empty (no persistence). */
-  restart(): Promise<void>;
-  /** SIGTERM then SIGKILL; removes the temp dir. Idempotent. */
-  stop(): Promise<void>;
   /** Sends PING on a fresh connection; resolves to the reply line ('+PONG'), rejects on timeout (default 5 s). */
   ping(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<string>;
-  /** Tail of the server's log, for diagnostics in failing tests. */
-  logTail(lines?: number): string;
 }
 
 export interface StartRedisOptions {
