@@ -153,7 +153,7 @@ export const clickhouseDependency = z
     protocol: z.literal('clickhouse-http').describe('ClickHouse over HTTP.'),
     ...common,
     health: healthSchema.prefault({}),
-    upstream: upstreams(['http', 'https'], 'ClickHouse HTTP URL, or a list of replicas used round-robin among the healthy ones.'),
+    upstream: upstreams(['http'], 'ClickHouse HTTP URL (http://; TLS to the upstream is not supported yet), or a list of replicas used round-robin among the healthy ones.'),
     fallback: z
       .array(clickhouseFallbackRule)
       .default([])

@@ -94,7 +94,9 @@ t.test('bad upstreams, listen addresses and protocols', async (t) => {
 `),
   );
   t.match(errs.join('\n'), /:4:13: dependencies\.clickhouse\.listen: expected host:port/);
-  t.match(errs.join('\n'), /:5:15: dependencies\.clickhouse\.upstream: expected a URL with scheme http:\/\/ or https:\/\//);
+  t.match(errs.join('\n'), /:5:15: dependencies\.clickhouse\.upstream: expected a URL with scheme http:\/\//);
+  const tls = errorsOf(file(`dependencies:\n  ch:\n    protocol: clickhouse-http\n    listen: 127.0.0.1:1\n    upstream: https://ch:8443\n`));
+  t.match(tls[0], /dependencies\.ch\.upstream: expected a URL with scheme http:\/\//, 'https upstreams are refused, not sent plaintext');
   const proto = errorsOf(file(`dependencies:\n  ch:\n    protocol: clickhouse\n    listen: 127.0.0.1:1\n    upstream: http://x:1\n`));
   t.match(proto.join('\n'), /dependencies\.ch\.protocol/);
   t.match(proto.join('\n'), /clickhouse-http/);
