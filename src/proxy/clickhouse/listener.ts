@@ -149,12 +149,12 @@ export class ClickHouseListener implements RelayHandler {
     this.dep.failure(x.token, ms, `response cut mid-stream: ${describeUpstreamError(err, this.config.timeout)}`);
   }
 
-  clientGone(x: Exchange, ms: number): void {
+  clientGone(x: Exchange, ms: number, reason: 'client_disconnect' | 'client_stalled'): void {
     if ((x.tag as RequestState | undefined)?.forwarded) {
       this.dep.inFlight--;
       this.dep.ignored(x.token, ms);
     }
-    this.dep.metrics.badRequest('client_disconnect');
+    this.dep.metrics.badRequest(reason);
   }
 
   badRequest(reason: string): void {

@@ -35,7 +35,7 @@ export interface RelayHandler {
   /** Nothing reached the client yet: the handler answers with x.reply(). */
   failedBeforeResponse(x: Exchange, err: Error, ms: number): void;
   failedMidResponse(x: Exchange, err: Error, ms: number): void;
-  clientGone(x: Exchange, ms: number): void;
+  clientGone(x: Exchange, ms: number, reason: 'client_disconnect' | 'client_stalled'): void;
   badRequest(reason: string): void;
 }
 
@@ -292,7 +292,24 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     this.detachUpstream()?.destroy();
-    this.conn.handler.clientGone(this, performance.now() - this.start);
+    this.conn.handler.clientGone(this, performance.now() - this.start, 'client_disconnect');
+  }
+
+  onUpstreamTimeout(): void {
+    if (this.finished) return;
+    if (this.response === undefined && !this.bodyDone && !this.sentToClient) {
+      // The client stopped sending its body: its stall, not the dependency's failure.
+      this.detachUpstream()?.destroy();
+      this.phase = Phase.Discarding;
+      this.conn.handler.clientGone(this, performance.now() - this.start, 'client_stalled');
+      this.conn.writeReply(
+        { status: 408, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ error: `breakwater: the request body stalled for ${this.conn.opts.timeout}ms` })) },
+        false,
+      );
+      this.finish(false);
+      return;
+    }
+    this.upstreamFailed(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' }));
   }
 
   private detachUpstream(): UpstreamSocket | undefined {
@@ -348,7 +365,7 @@ function onUpstreamClose(this: UpstreamSocket): void {
 }
 function onUpstreamTimeout(this: UpstreamSocket): void {
   const x = this[EXCHANGE];
-  if (x) x.upstreamFailed(Object.assign(new Error('upstream timeout'), { code: 'ETIMEDOUT' }));
+  if (x) x.onUpstreamTimeout();
   else this[POOL]!.remove(this); // idle too long
 }
 
@@ -563,6 +580,7 @@ export function dechunk(raw: Buffer): Buffer {
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
   400: 'Bad Request',
+  408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   502: 'Bad Gateway',

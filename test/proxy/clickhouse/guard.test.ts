@@ -17,6 +17,7 @@ dependencies:
     listen: 127.0.0.1:${port}
     upstream: ${ch.url}
     maxConcurrent: 2
+    timeout: 2s
     breaker: { failures: 3 }
     fallback:
       - match: { statement: read }
@@ -86,4 +87,25 @@ t.test('oversized headers get 431 and are counted', async (t) => {
   t.match(reply, /^HTTP\/1\.1 431 /);
   t.match(reply, /headers larger than 65536 bytes/);
   t.equal(await bw.metric(/^breakwater_bad_requests_total\{dependency="clickhouse",reason="oversized_headers"\}/), 1);
+});
+
+t.test('a client that stalls mid-upload gets 408 and is not held against ClickHouse', async (t) => {
+  const before = (await bw.get('/status')).body.dependencies.clickhouse.counts.failure;
+  const start = performance.now();
+  const reply = await new Promise<string>((resolve) => {
+    const s = connect(port, '127.0.0.1', () => {
+      s.write('POST /?query=INSERT%20INTO%20nowhere%20FORMAT%20TabSeparated HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc');
+    });
+    let data = '';
+    s.on('data', (d) => (data += d.toString('latin1')));
+    s.on('close', () => resolve(data));
+    s.on('error', () => resolve(data));
+  });
+  t.match(reply, /^HTTP\/1\.1 408 /);
+  t.ok(performance.now() - start >= 1900, 'after the 2s timeout');
+  const s = (await bw.get('/status')).body.dependencies.clickhouse;
+  t.equal(s.counts.failure, before, 'no failure counted');
+  t.equal(s.breaker.state, 'closed');
+  t.equal(s.inFlight, 0);
+  t.equal(await bw.metric(/^breakwater_bad_requests_total\{dependency="clickhouse",reason="client_stalled"\}/), 1);
 });
