@@ -49,7 +49,7 @@ const STAGES: Stage[] = [
   { stage: 'idle', functionName: '(idle)', selfOnly: true },
 ];
 import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNodeForwarder, type Server } from './support/servers.js';
-import { ROOT, startSidecar, type SidecarRun } from './support/sidecar.js';
+import { ROOT, startSidecar } from './support/sidecar.js';
 import { CACHE_DIR, ensureDeb, ensureVegeta, versionOf, VEGETA_VERSION } from './support/tools.js';
 
 const { values: args } = parseArgs({
