@@ -22,8 +22,6 @@ export interface HealthChange {
 export class HealthCheck {
   healthy = false;
   state: 'unknown' | 'healthy' | 'unhealthy' = 'unknown';
-  /** false until the first probe finished. */
-  checked = false;
   lastError: string | undefined = 'not checked yet';
   lastCheckAt = 0;
   private passes = 0;
@@ -31,7 +29,6 @@ export class HealthCheck {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private listeners: ((c: HealthChange) => void)[] = [];
-  private waiters: (() => void)[] = [];
 
   constructor(readonly opts: HealthCheckOptions) {}
 
@@ -51,11 +48,6 @@ export class HealthCheck {
     this.timer = undefined;
   }
 
-  /** Resolves after the next probe finished (for the startup gate and tests). */
-  nextResult(): Promise<void> {
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
   async runOnce(): Promise<void> {
     if (this.running) return; // a hung upstream must not pile up probes
     this.running = true;
@@ -72,7 +64,6 @@ export class HealthCheck {
 
   private record(error: string | undefined): void {
     this.lastCheckAt = Date.now();
-    this.checked = true;
     if (error === undefined) {
       this.passes++;
       this.failures = 0;
@@ -84,9 +75,6 @@ export class HealthCheck {
       this.lastError = error;
       if (this.state !== 'unhealthy' && this.failures >= this.opts.unhealthyThreshold) this.set('unhealthy');
     }
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w();
   }
 
   private set(state: 'healthy' | 'unhealthy'): void {

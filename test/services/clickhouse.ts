@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { freePorts } from './ports.js';
-import { type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
 export interface ClickHouseServer extends ServiceControl {
   httpPort: number;
@@ -146,28 +146,13 @@ async function startOnce(binary: string, opts: StartClickHouseOptions): Promise<
     stopTimeoutMs: 10_000,
   });
 
-  const server: ClickHouseServer = {
+  const server: ClickHouseServer = serviceOf(proc, {
     httpPort,
     tcpPort,
     url,
-    dir,
-    get pid() {
-      return proc.pid;
-    },
-    pause: () => proc.pause(),
-    resume: () => proc.resume(),
-    kill: () => proc.kill(),
-    restart: () => proc.restart(),
-    stop: () => proc.stop(),
-    logTail: (lines?: number) => proc.logTail(lines),
-    query: (sql, queryOpts) => query(url, sql, queryOpts),
-  };
-  try {
-    await proc.start();
-  } catch (err) {
-    await proc.stop().catch(() => undefined);
-    throw err;
-  }
+    query: (sql: string, queryOpts?: QueryOptions) => query(url, sql, queryOpts),
+  });
+  await proc.startOrCleanUp();
   return server;
 }
 

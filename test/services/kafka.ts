@@ -11,7 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePorts } from './ports.js';
-import { type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
 /** The kafka_2.13 version kafka-install.sh installs (keep the two in step). */
 export const KAFKA_VERSION = '4.4.0';
@@ -326,18 +326,11 @@ async function startOnce(java: string, install: Install, opts: StartKafkaOptions
     stopTimeoutMs: 10_000,
   });
 
-  const server: KafkaServer = {
+  const server: KafkaServer = serviceOf(proc, {
     port,
     controllerPort,
     brokers: [`127.0.0.1:${port}`],
     clusterId,
-    dir,
-    get pid() {
-      return proc.pid;
-    },
-    pause: () => proc.pause(),
-    resume: () => proc.resume(),
-    kill: () => proc.kill(),
     restart: async () => {
       try {
         await proc.restart();
@@ -345,17 +338,10 @@ async function startOnce(java: string, install: Install, opts: StartKafkaOptions
         throw withErrorLines(err, logFile);
       }
     },
-    stop: () => proc.stop(),
-    metadata: (mdOpts = {}) => kafkaMetadata(port, mdOpts.signal ?? AbortSignal.timeout(mdOpts.timeoutMs ?? 5_000)),
-    logTail: (lines?: number) => proc.logTail(lines),
-  };
-  try {
-    await proc.start();
-  } catch (err) {
-    const annotated = withErrorLines(err, logFile);
-    await proc.stop().catch(() => undefined);
-    throw annotated;
-  }
+    metadata: (mdOpts: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+      kafkaMetadata(port, mdOpts.signal ?? AbortSignal.timeout(mdOpts.timeoutMs ?? 5_000)),
+  });
+  await proc.startOrCleanUp((err) => withErrorLines(err, logFile));
   return server;
 }
 

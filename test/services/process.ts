@@ -170,7 +170,7 @@ function signalSafe(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export class ManagedProcess {
+export class ManagedProcess implements ServiceControl {
   readonly name: string;
   readonly dir: string;
   readonly outLog: string;
@@ -206,6 +206,17 @@ export class ManagedProcess {
   }
 
   /** Spawns the server and waits until the probe passes (or throws with the log tail). */
+  /** start(); when it fails, stop what did start (temp dir included) and rethrow. */
+  async startOrCleanUp(annotate: (err: unknown) => unknown = (e) => e): Promise<void> {
+    try {
+      await this.start();
+    } catch (err) {
+      const annotated = annotate(err);
+      await this.stop().catch(() => undefined);
+      throw annotated;
+    }
+  }
+
   async start(): Promise<void> {
     if (this.#stopped) {
       throw new ServiceError('E_SERVICE_STATE', `${this.name}: start() after stop(); start a new server instead`);
@@ -267,6 +278,7 @@ export class ManagedProcess {
     const pid = this.#requirePid('pause');
     process.kill(pid, 'SIGSTOP');
     this.#paused = true;
+    waitAllThreadsStopped(pid);
   }
 
   /** SIGCONT after pause(). */
@@ -416,4 +428,43 @@ export class ManagedProcess {
 /** True when an error message from a failed start says a port was taken (retry on fresh ports). */
 export function isAddressInUse(err: unknown): boolean {
   return err instanceof ServiceError && err.code === 'E_SERVICE_EXITED' && /address already in use|EADDRINUSE|bind\b.*failed|Net Exception: Address already/i.test(err.message);
+}
+
+/** A started server as tests see it: the process's controls plus the service's own fields. */
+export function serviceOf<T extends object>(proc: ManagedProcess, own: T): ServiceControl & T {
+  const control: ServiceControl = {
+    dir: proc.dir,
+    get pid() {
+      return proc.pid;
+    },
+    pause: () => proc.pause(),
+    resume: () => proc.resume(),
+    kill: () => proc.kill(),
+    restart: () => proc.restart(),
+    stop: () => proc.stop(),
+    logTail: (lines?: number) => proc.logTail(lines),
+  };
+  return Object.assign(control, own);
+}
+
+/**
+ * SIGSTOP takes effect thread by thread: a server thread already running on the other core can
+ * still answer a request sent right after kill() returns (seen here with ClickHouse). Wait, up to
+ * a second, until every thread of the process is in state T.
+ */
+function waitAllThreadsStopped(pid: number): void {
+  const deadline = Date.now() + 1000;
+  while (Date.now() < deadline) {
+    let running = false;
+    try {
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't' && state !== 'Z' && state !== 'X') running = true;
+      }
+    } catch {
+      return; // not Linux, or the process is gone
+    }
+    if (!running) return;
+  }
 }

@@ -2,7 +2,7 @@
 // dir, no persistence, ready when PING answers +PONG.
 import net from 'node:net';
 import { freePort } from './ports.js';
-import { type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
 export interface RedisServer extends ServiceControl {
   port: number;
@@ -75,27 +75,13 @@ async function startOnce(binary: string, opts: StartRedisOptions): Promise<Redis
     stopTimeoutMs: 5_000,
   });
   const url = `redis://127.0.0.1:${port}`;
-  const server: RedisServer = {
+  const server: RedisServer = serviceOf(proc, {
     port,
     url,
-    dir,
-    get pid() {
-      return proc.pid;
-    },
-    pause: () => proc.pause(),
-    resume: () => proc.resume(),
-    kill: () => proc.kill(),
-    restart: () => proc.restart(),
-    stop: () => proc.stop(),
-    logTail: (lines?: number) => proc.logTail(lines),
-    ping: (pingOpts = {}) => redisPing(port, pingOpts.signal ?? AbortSignal.timeout(pingOpts.timeoutMs ?? 5_000)),
-  };
-  try {
-    await proc.start();
-  } catch (err) {
-    await proc.stop().catch(() => undefined);
-    throw err;
-  }
+    ping: (pingOpts: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+      redisPing(port, pingOpts.signal ?? AbortSignal.timeout(pingOpts.timeoutMs ?? 5_000)),
+  });
+  await proc.startOrCleanUp();
   return server;
 }
 

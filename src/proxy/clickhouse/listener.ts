@@ -23,15 +23,6 @@ interface Replica {
   healthy: boolean;
 }
 
-/** What the listener remembers about one request (Exchange.tag). */
-interface RequestState {
-  params: URLSearchParams | undefined;
-  queryParam: string | null;
-  kind: StatementKind;
-  forwarded: boolean;
-  encoding: string | undefined;
-}
-
 export class ClickHouseListener implements RelayHandler {
   readonly replicas: Replica[];
   private readonly relay: HttpRelay;
@@ -92,27 +83,19 @@ export class ClickHouseListener implements RelayHandler {
   // --- RelayHandler ---
 
   bodyPrefixWanted(x: Exchange): number {
-    const { params, queryParam } = requestTarget(x.head.target);
-    x.tag = { params, queryParam, kind: 'other', forwarded: false, encoding: undefined } satisfies RequestState;
-    // The SQL is in the body when there is no query parameter; its first bytes tell the kind.
-    // A compressed body cannot be read: it is treated as `other`.
-    if (queryParam !== null || x.bodyDone || headerValue(x.head, 'content-encoding') !== undefined) return 0;
+    // The SQL is in the body when there is no query parameter: its first bytes are kept so that a
+    // fallback can tell the statement kind. A compressed body cannot be read (kind `other`).
+    if (x.bodyDone || hasQueryParam(x.head.target) || headerValue(x.head, 'content-encoding') !== undefined) return 0;
     return STATEMENT_PREFIX_BYTES;
   }
 
+  /** The hot path: only the guard. What the request is matters only when a fallback answers it. */
   begin(x: Exchange): void {
-    const st = x.tag as RequestState;
-    const prefix = x.pendingBytes > 0 && st.queryParam === null ? x.bodyPrefix() : EMPTY;
-    st.kind =
-      st.queryParam === null && (x.pendingBytes === 0 || headerValue(x.head, 'content-encoding') !== undefined)
-        ? 'other'
-        : (statementKindOfRequest(st.queryParam, prefix, x.bodyDone) ?? 'other');
     const dep = this.dep;
     const token = dep.admit();
     if (typeof token !== 'number') return this.fallback(x, token, undefined);
     dep.inFlight++;
     x.token = token;
-    st.forwarded = true;
     x.forward(this.pick().pool);
   }
 
@@ -121,12 +104,12 @@ export class ClickHouseListener implements RelayHandler {
     if (code !== undefined) return classifyResponse(head.status, code, undefined);
     if (head.status >= 200 && head.status < 300) return 'success';
     // Old servers put the code only in the body, sometimes gzipped even for an error.
-    (x.tag as RequestState).encoding = headerValue(head, 'content-encoding');
+    x.tag = headerValue(head, 'content-encoding');
     return 'inspect';
   }
 
   classifyBody(x: Exchange, head: ResponseHead, first: Buffer | undefined): Verdict {
-    return classifyResponse(head.status, undefined, first, (x.tag as RequestState).encoding);
+    return classifyResponse(head.status, undefined, first, x.tag as string | undefined);
   }
 
   done(x: Exchange, verdict: Verdict, ms: number): void {
@@ -150,7 +133,7 @@ export class ClickHouseListener implements RelayHandler {
   }
 
   clientGone(x: Exchange, ms: number, reason: 'client_disconnect' | 'client_stalled'): void {
-    if ((x.tag as RequestState | undefined)?.forwarded) {
+    if (x.token >= 0) {
       this.dep.inFlight--;
       this.dep.ignored(x.token, ms);
     }
@@ -163,16 +146,19 @@ export class ClickHouseListener implements RelayHandler {
 
   /** Serves a request the dependency did not answer. */
   private fallback(x: Exchange, reason: FallbackReason, error: string | undefined): void {
-    const st = x.tag as RequestState;
+    const { params, queryParam } = requestTarget(x.head.target);
+    const readable = x.pendingBytes > 0 && headerValue(x.head, 'content-encoding') === undefined;
+    const kind: StatementKind =
+      queryParam === null && !readable ? 'other' : (statementKindOfRequest(queryParam, readable ? x.bodyPrefix() : EMPTY, x.bodyDone) ?? 'other');
     const run = (): void => {
       if (x.finished) return;
-      const body = st.queryParam === null || x.pendingBytes > 0 ? x.bodyPrefix().toString('utf8') : '';
-      const sql = st.queryParam === null ? body : body === '' ? st.queryParam : `${st.queryParam}\n${body}`;
+      const body = x.pendingBytes > 0 ? x.bodyPrefix().toString('utf8') : '';
+      const sql = queryParam === null ? body : body === '' ? queryParam : `${queryParam}\n${body}`;
       const result = this.chain.serve({
         dep: this.dep,
-        kind: st.kind,
+        kind,
         sql,
-        defaultFormat: st.params?.get('default_format') ?? null,
+        defaultFormat: params?.get('default_format') ?? null,
         reason,
         error,
         reply: (r) => x.reply(r),
@@ -180,12 +166,17 @@ export class ClickHouseListener implements RelayHandler {
       if (typeof result !== 'string') result.catch((err: unknown) => this.dep.log.error({ err }, 'fallback chain failed'));
     };
     // Reads need the whole SQL for its FORMAT clause; everything else only needs the kind.
-    if (st.kind === 'read' && st.queryParam === null) x.readBody(run);
+    if (kind === 'read' && queryParam === null) x.readBody(run);
     else run();
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Whether the request target carries a `query` parameter, without parsing the query string. */
+function hasQueryParam(target: string): boolean {
+  return target.includes('?query=') || target.includes('&query=');
+}
 
 function describeUpstreamError(err: Error, timeout: number): string {
   const code = (err as { code?: string }).code;

@@ -61,7 +61,7 @@ const enum Phase {
 }
 
 export class Exchange {
-  /** For the handler: the breaker permit, and whatever it needs to remember. */
+  /** For the handler: the breaker permit (-1 until the request is forwarded), and whatever it needs to remember. */
   token = -1;
   tag: unknown;
   readonly start = performance.now();
@@ -144,10 +144,7 @@ export class Exchange {
     s.write(this.headBytes);
     for (const b of this.pending) s.write(b);
     s.uncork();
-    if (!this.replayable) {
-      this.pending = [];
-      this.pendingBytes = 0;
-    }
+    // pending stays: a replay needs it, and a fallback after a failure reads the statement from it.
   }
 
   /** Answers the request from breakwater. The connection closes after it unless the body was read. */
