@@ -10,9 +10,11 @@ import { Metrics } from './metrics/metrics.js';
 import { listen, parseListen } from './proxy/http/listen.js';
 import { ClickHouseListener } from './proxy/clickhouse/listener.js';
 import { kafkaConnectionGuard, kafkaTargets } from './proxy/kafka/connection-guard.js';
-import { redisConnectionGuard, redisTargets } from './proxy/redis/connection-guard.js';
+import { RedisListener } from './proxy/redis/listener.js';
+import { CommandCounters } from './proxy/redis/metrics.js';
 import { TcpListener } from './proxy/tcp/listener.js';
 import { StartupGate } from './startup/gate.js';
+import { ResponseCache } from './store/response-cache.js';
 
 export interface SidecarOptions {
   log?: Logger;
@@ -42,17 +44,36 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   const metrics = new Metrics();
   const dependencies = new Map<string, Dependency>();
   const listeners: Listener[] = [];
+  // One response cache for the sidecar, created only when a rule uses it.
+  const usesCache = Object.values(config.dependencies).some((d) => d.protocol === 'clickhouse-http' && d.fallback.some((r) => r.use.includes('cache')));
+  const cache = usesCache
+    ? new ResponseCache(
+        {
+          redisUrl: config.cache.redis,
+          ttlMs: config.cache.ttl,
+          maxEntryBytes: config.cache.maxEntryBytes,
+          memoryMaxBytes: config.cache.memoryMaxBytes,
+          namespace: config.cache.namespace,
+          timeoutMs: config.cache.timeout,
+        },
+        log,
+      )
+    : undefined;
+  if (cache) metrics.addCacheSource(() => cache.stats);
 
   for (const [name, dc] of Object.entries(config.dependencies)) {
     const dep = new Dependency(name, dc, breakerFromConfig(dc.breaker), metrics.forDependency(name), log.child({ dependency: name }), config.log.fallbackSummaryInterval);
     dependencies.set(name, dep);
     switch (dc.protocol) {
       case 'clickhouse-http':
-        listeners.push(new ClickHouseListener(dep, dc));
+        listeners.push(new ClickHouseListener(dep, dc, cache && { store: cache, maxEntryBytes: config.cache.maxEntryBytes }));
         break;
-      case 'redis':
-        listeners.push(new TcpListener(dep, redisTargets(dc.upstream), redisConnectionGuard));
+      case 'redis': {
+        const counters = new CommandCounters();
+        metrics.addCommandSource(name, () => counters.samples());
+        listeners.push(new RedisListener(dep, dc, counters));
         break;
+      }
       case 'kafka':
         listeners.push(new TcpListener(dep, kafkaTargets(dc.upstream), kafkaConnectionGuard));
         break;
@@ -95,6 +116,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
       clearInterval(readiness);
       await Promise.all(listeners.map((l) => l.close(deadline)));
       for (const d of dependencies.values()) d.close();
+      await cache?.close();
       await new Promise<void>((r) => {
         admin.close(() => r());
         admin.closeAllConnections();

@@ -79,7 +79,8 @@ function row(s: JsonSchema, key: string, required: boolean): Row {
 }
 
 function typeOf(s: JsonSchema): string {
-  if ((s as { format?: string }).format === 'duration') return 'duration';
+  const format = (s as { format?: string }).format;
+  if (format === 'duration' || format === 'size') return format;
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   if (s.enum) return s.enum.map((e) => `\`${String(e)}\``).join(' \\| ');
   const variants = s.anyOf ?? s.oneOf;

@@ -73,8 +73,7 @@ export class Dependency {
     const token = this.breaker.acquire();
     if (token === REJECTED) {
       this.rejected();
-      const s = this.breaker.state;
-      return s === 'forced_open' ? 'forced_open' : s === 'half_open' ? 'half_open_full' : 'open';
+      return this.refusal();
     }
     const max = this.config.maxConcurrent;
     if (max > 0 && this.inFlight >= max) {
@@ -83,6 +82,12 @@ export class Dependency {
       return 'bulkhead';
     }
     return token;
+  }
+
+  /** Why the breaker just refused a permit. */
+  refusal(): FallbackReason {
+    const s = this.breaker.state;
+    return s === 'forced_open' ? 'forced_open' : s === 'half_open' ? 'half_open_full' : 'open';
   }
 
   // Outcome recording: the hot path calls these once per request.

@@ -4,6 +4,15 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { CollectedFamily, HistogramCells } from './collected.js';
 import { BREAKER_STATES, type BreakerState } from '../breaker/breaker.js';
 
+/** What the cache families read (the store's own stats object). */
+export interface CacheStatsView {
+  hits: { redis: number; memory: number };
+  misses: number;
+  stores: number;
+  tooLarge: number;
+  redisErrors: number;
+}
+
 export type Outcome = 'success' | 'failure' | 'slow' | 'ignored' | 'rejected';
 const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'slow', 'ignored', 'rejected'];
 
@@ -36,6 +45,47 @@ export class Metrics {
     'histogram',
     () => this.deps.flatMap((d) => d.duration.samples('breakwater_call_duration_seconds', { dependency: d.name })),
   );
+  /** Per-protocol command counters (Redis: by command class), read at scrape time. */
+  private readonly commandSources: { dependency: string; samples: () => { klass: string; outcome: string; value: number }[] }[] = [];
+  readonly commands = new CollectedFamily(
+    'breakwater_commands_total',
+    'Commands by class (read, write, setup, transaction, pubsub, script, admin, other; from the command table) and outcome: success, failure, ignored (a caller error), fallback (answered by breakwater). Never by key or command name.',
+    'counter',
+    () => this.commandSources.flatMap((src) => src.samples().map((x) => ({ labels: { dependency: src.dependency, class: x.klass, outcome: x.outcome }, value: x.value }))),
+  );
+  private cacheStats: (() => CacheStatsView) | undefined;
+  readonly cacheLookups = new CollectedFamily(
+    'breakwater_cache_lookups_total',
+    'Lookups of the shared response cache by a `cache` fallback: hit in Redis, hit in the in-process copy, or miss.',
+    'counter',
+    () => {
+      const s = this.cacheStats?.();
+      if (s === undefined) return [];
+      return [
+        { labels: { result: 'redis_hit' }, value: s.hits.redis },
+        { labels: { result: 'memory_hit' }, value: s.hits.memory },
+        { labels: { result: 'miss' }, value: s.misses },
+      ];
+    },
+  );
+  readonly cacheStores = new CollectedFamily(
+    'breakwater_cache_stores_total',
+    'Responses offered to the shared response cache: stored, or too_large (over cache.maxEntryBytes).',
+    'counter',
+    () => {
+      const s = this.cacheStats?.();
+      return s === undefined ? [] : [{ labels: { result: 'stored' }, value: s.stores }, { labels: { result: 'too_large' }, value: s.tooLarge }];
+    },
+  );
+  readonly cacheRedisErrors = new CollectedFamily(
+    'breakwater_cache_redis_errors_total',
+    'Cache Redis commands that failed or timed out (the in-process copy answered instead).',
+    'counter',
+    () => {
+      const s = this.cacheStats?.();
+      return s === undefined ? [] : [{ labels: {}, value: s.redisErrors }];
+    },
+  );
   readonly fallbacks = new Counter({
     name: 'breakwater_fallbacks_total',
     help: 'Responses served by a fallback instead of the dependency, by fallback kind.',
@@ -63,8 +113,20 @@ export class Metrics {
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.registry.registerMetric(this.calls as never);
     this.registry.registerMetric(this.duration as never);
+    this.registry.registerMetric(this.commands as never);
+    this.registry.registerMetric(this.cacheLookups as never);
+    this.registry.registerMetric(this.cacheStores as never);
+    this.registry.registerMetric(this.cacheRedisErrors as never);
     // A 100ms event-loop-lag resolution: the default 10ms wakes an idle sidecar 100 times a second.
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+  }
+
+  addCacheSource(stats: () => CacheStatsView): void {
+    this.cacheStats = stats;
+  }
+
+  addCommandSource(dependency: string, samples: () => { klass: string; outcome: string; value: number }[]): void {
+    this.commandSources.push({ dependency, samples });
   }
 
   forDependency(name: string): DependencyMetrics {

@@ -58,12 +58,13 @@ function failMessage(c: ClickHouseRequest): string {
   }
 }
 
-const STEPS: Record<string, FallbackStep<ClickHouseRequest>> = { static: staticStep, fail: failStep };
-
 export function clickhouseChain(
   config: ClickHouseDependencyConfig,
   served: (kind: string, c: ClickHouseRequest) => void,
+  cache: FallbackStep<ClickHouseRequest> | undefined,
 ): FallbackChain<ClickHouseRequest> {
+  const STEPS: Record<string, FallbackStep<ClickHouseRequest>> = { static: staticStep, fail: failStep };
+  if (cache) STEPS.cache = cache;
   const rules: FallbackRule<ClickHouseRequest>[] = config.fallback.map((rule) => {
     const statement = rule.match.statement;
     return {

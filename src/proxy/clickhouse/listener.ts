@@ -6,9 +6,11 @@ import type { Dependency } from '../../dependency/dependency.js';
 import type { FallbackChain, FallbackReason } from '../../fallback/chain.js';
 import { HealthCheck } from '../../health/check.js';
 import { headerValue, type ResponseHead } from '../http/framing.js';
-import { Exchange, HttpRelay, type RelayHandler, type Verdict } from '../http/relay.js';
+import { Exchange, HttpRelay, type RelayHandler, type ResponseCapture, type Verdict } from '../http/relay.js';
 import { listen, parseListen } from '../http/listen.js';
 import { UpstreamPool } from '../http/upstream-pool.js';
+import type { ResponseCache } from '../../store/response-cache.js';
+import { CACHE_SQL_BYTES, cacheKey, cacheStep, cachesReads, sqlOf, storeCapture } from './cache.js';
 import { classifyResponse } from './classify.js';
 import { clickhouseChain } from './fallbacks.js';
 import { pingProbe } from './health.js';
@@ -28,17 +30,24 @@ export class ClickHouseListener implements RelayHandler {
   private readonly relay: HttpRelay;
   private readonly chain: FallbackChain<ClickHouseRequest>;
   private next = 0;
+  /** Set when reads are stored for the `cache` fallback. */
+  private readonly store: ResponseCache | undefined;
+  /** Responses larger than this are not stored. */
+  private readonly cacheMaxBytes: number;
 
   constructor(
     readonly dep: Dependency,
     readonly config: ClickHouseDependencyConfig,
+    cache?: { store: ResponseCache; maxEntryBytes: number },
   ) {
+    this.store = cache !== undefined && cachesReads(config) ? cache.store : undefined;
+    this.cacheMaxBytes = cache?.maxEntryBytes ?? 0;
     this.replicas = config.upstream.map((url) => {
       const u = new URL(url);
       const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
       return { url, healthy: false, pool: new UpstreamPool({ host: u.hostname.replace(/^\[|\]$/g, ''), port }) };
     });
-    this.chain = clickhouseChain(config, (kind, c) => dep.fallback(kind, c.reason));
+    this.chain = clickhouseChain(config, (kind, c) => dep.fallback(kind, c.reason), cache ? cacheStep(cache.store) : undefined);
     this.relay = new HttpRelay({ handler: this, timeout: config.timeout });
     if (config.health.enabled) {
       for (const replica of this.replicas) {
@@ -86,7 +95,8 @@ export class ClickHouseListener implements RelayHandler {
     // The SQL is in the body when there is no query parameter: its first bytes are kept so that a
     // fallback can tell the statement kind. A compressed body cannot be read (kind `other`).
     if (x.bodyDone || hasQueryParam(x.head.target) || headerValue(x.head, 'content-encoding') !== undefined) return 0;
-    return STATEMENT_PREFIX_BYTES;
+    // A stored read is keyed by its whole SQL: keep enough of the body to know it.
+    return this.store !== undefined ? CACHE_SQL_BYTES : STATEMENT_PREFIX_BYTES;
   }
 
   /** The hot path: only the guard. What the request is matters only when a fallback answers it. */
@@ -110,6 +120,16 @@ export class ClickHouseListener implements RelayHandler {
 
   classifyBody(x: Exchange, head: ResponseHead, first: Buffer | undefined): Verdict {
     return classifyResponse(head.status, undefined, first, x.tag as string | undefined);
+  }
+
+  /** A 200 to a cacheable read is stored as it streams by (only when the dependency uses `cache`). */
+  capture(x: Exchange, head: ResponseHead): ResponseCapture | undefined {
+    const store = this.store;
+    if (store === undefined || head.status !== 200 || !x.bodyDone || x.pendingBytes > CACHE_SQL_BYTES) return undefined;
+    const { params, queryParam } = requestTarget(x.head.target);
+    const sql = sqlOf(queryParam, x.pendingBytes > 0 ? x.bodyPrefix().toString('utf8') : '');
+    const key = cacheKey(store, this.dep.name, sql, params, x.head);
+    return key === undefined ? undefined : storeCapture(store, key, head, this.cacheMaxBytes);
   }
 
   done(x: Exchange, verdict: Verdict, ms: number): void {
@@ -153,12 +173,13 @@ export class ClickHouseListener implements RelayHandler {
     const run = (): void => {
       if (x.finished) return;
       const body = x.pendingBytes > 0 ? x.bodyPrefix().toString('utf8') : '';
-      const sql = queryParam === null ? body : body === '' ? queryParam : `${queryParam}\n${body}`;
+      const sql = sqlOf(queryParam, body);
       const result = this.chain.serve({
         dep: this.dep,
         kind,
         sql,
         defaultFormat: params?.get('default_format') ?? null,
+        cacheKey: this.store !== undefined && kind === 'read' && x.bodyDone ? cacheKey(this.store, this.dep.name, sql, params, x.head) : undefined,
         reason,
         error,
         reply: (r) => x.reply(r),

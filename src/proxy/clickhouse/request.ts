@@ -11,6 +11,8 @@ export interface ClickHouseRequest {
   /** The SQL as far as it is known: the query parameter followed by what was read of the body. */
   readonly sql: string;
   readonly defaultFormat: string | null;
+  /** The response cache key of a cacheable read, when the dependency uses `cache`. */
+  readonly cacheKey: string | undefined;
   readonly reason: FallbackReason;
   /** The upstream error, when reason is `failed`. */
   readonly error: string | undefined;

@@ -197,6 +197,8 @@ export class ChunkedScanner {
   private sizeDigits = 0;
   private remaining = 0;
   done = false;
+  /** Receives the decoded chunk data as it is scanned (for a response being stored). */
+  sink: ((buf: Buffer, start: number, end: number) => void) | undefined;
 
   push(buf: Buffer, start: number, end: number): number {
     let i = start;
@@ -234,6 +236,7 @@ export class ChunkedScanner {
           break;
         case ChunkState.Data: {
           const take = Math.min(this.remaining, end - i);
+          this.sink?.(buf, i, i + take);
           i += take;
           this.remaining -= take;
           if (this.remaining === 0) this.state = ChunkState.DataCr;

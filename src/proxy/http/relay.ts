@@ -37,6 +37,14 @@ export interface RelayHandler {
   failedMidResponse(x: Exchange, err: Error, ms: number): void;
   clientGone(x: Exchange, ms: number, reason: 'client_disconnect' | 'client_stalled'): void;
   badRequest(reason: string): void;
+  /** A successful response worth keeping: its decoded body bytes go to the capture as they stream by. */
+  capture?(x: Exchange, head: ResponseHead): ResponseCapture | undefined;
+}
+
+/** Collects a response body up to a limit; told at the end whether the response was complete. */
+export interface ResponseCapture {
+  add(buf: Buffer, start: number, end: number): void;
+  end(complete: boolean): void;
 }
 
 export interface RelayOptions {
@@ -82,6 +90,7 @@ export class Exchange {
   private responseChunks: ChunkedScanner | undefined;
   private responseUntilClose = false;
   private verdict: Verdict | 'inspect' = 'success';
+  private capture: ResponseCapture | undefined;
   private sentToClient = false;
   finished = false;
 
@@ -196,12 +205,18 @@ export class Exchange {
       }
       this.response = head;
       this.replayable = false;
-      this.pending = [];
       if (!responseHasBody(this.head.method, head.status)) this.responseRemaining = 0;
       else if (head.chunked) this.responseChunks = new ChunkedScanner();
       else if (head.contentLength >= 0) this.responseRemaining = head.contentLength;
       else this.responseUntilClose = true;
-      this.verdict = this.conn.handler.classifyHead(this, head);
+      const handler = this.conn.handler;
+      this.verdict = handler.classifyHead(this, head);
+      if (this.verdict === 'success' && handler.capture !== undefined) {
+        // Before pending is dropped: the capture may need the request body (the SQL).
+        this.capture = handler.capture(this, head);
+        if (this.capture && this.responseChunks) this.responseChunks.sink = (b, s, e) => this.capture?.add(b, s, e);
+      }
+      this.pending = [];
       this.sentToClient = true;
       const bodyStart = head.end;
       if (this.verdict === 'inspect' && bodyStart < buf.length) {
@@ -232,6 +247,7 @@ export class Exchange {
       bodyEnd = bodyStart + n;
       complete = this.responseRemaining === 0;
     }
+    if (this.capture !== undefined && !this.responseChunks && bodyEnd > bodyStart) this.capture.add(buf, bodyStart, bodyEnd);
     const out = from === 0 && bodyEnd === buf.length ? buf : buf.subarray(from, bodyEnd);
     if (out.length > 0 && !this.conn.socket.write(out)) this.conn.pauseUpstream(this.upstream!);
     if (complete) {
@@ -254,6 +270,8 @@ export class Exchange {
 
   private complete(): void {
     const verdict = this.verdict === 'inspect' ? this.conn.handler.classifyBody(this, this.response!, undefined) : this.verdict;
+    this.capture?.end(true);
+    this.capture = undefined;
     const s = this.detachUpstream();
     // Reuse the upstream socket only if both messages ended cleanly.
     if (s && this.pool && !this.response!.close && this.bodyDone && this.response!.http11) this.pool.release(s);
@@ -310,6 +328,9 @@ export class Exchange {
   }
 
   private detachUpstream(): UpstreamSocket | undefined {
+    // A response that did not complete is never kept.
+    this.capture?.end(false);
+    this.capture = undefined;
     const s = this.upstream;
     if (s) {
       s[EXCHANGE] = undefined;
