@@ -29,7 +29,9 @@ export class RedisListener {
   ) {
     this.targets = redisTargets(config.upstream);
     this.chain = redisChain(config, (kind, c) => dep.fallback(kind, c.reason));
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Half-open: a client that sends its commands and then shuts down its side (printf | nc -N)
+    // still gets every reply, as from Redis; the session closes once they are written.
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     const h = config.health;
     if (h.enabled) {
       for (const target of this.targets) {

@@ -9,7 +9,7 @@ import { REJECTED } from '../../breaker/breaker.js';
 import type { FallbackReason } from '../../fallback/chain.js';
 import { errorText, isTroubleError } from './classify.js';
 import { commandInfoFromBytes, UNKNOWN_COMMAND, type CommandInfo } from './commands.js';
-import type { RedisFallback } from './fallbacks.js';
+import { failMessage, type RedisFallback } from './fallbacks.js';
 import { MAX_CAPTURED_ARGS, ReplyScanner, RequestScanner, RespError } from './framing.js';
 import type { RedisListener } from './listener.js';
 import { EXECABORT, errorReply, type Proto } from './replies.js';
@@ -93,6 +93,8 @@ export class RedisSession {
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('error', () => undefined);
+    // The client shut down its side (the server allows half-open): answer what it sent, then close.
+    client.on('end', () => this.quitAfterReplies());
     client.on('close', () => this.onClientClose());
   }
 
@@ -173,26 +175,34 @@ export class RedisSession {
     if (info.klass === 'transaction') return this.transaction(info, buf, start, end);
     if (this.inMulti && !this.multiUpstream) {
       // Redis never saw this MULTI: nothing may run, and EXEC will abort.
+      // A queued command is answered with an error, as Redis does for one it cannot queue: a miss
+      // here would read as a success of the transaction. The breaker's current reason is named.
       this.skip(start, end);
       this.multiDirty = true;
-      // The breaker's current reason (forced_open says so), not always "open".
-      return this.refused(info, buf, start, end, this.listener.dep.refusal());
+      const dep = this.listener.dep;
+      dep.fallback('fail', dep.refusal());
+      return this.pushLocal(info, this.requests.argc, errorReply(failMessage({ dep, reason: dep.refusal(), error: undefined })));
     }
     const dep = this.listener.dep;
-    const token = dep.breaker.acquire();
-    if (token === REJECTED) {
+    const blocking = info.blocking === 'always' || (info.blocking === 'with-block-arg' && this.hasArg(buf, BLOCK));
+    // A blocking command would hold a half-open trial permit for as long as it waits (BLPOP 0:
+    // for ever) while every other command is refused: it goes without one, and is no trial.
+    const permitless = blocking && dep.breaker.state === 'half_open';
+    const token = permitless ? -1 : dep.breaker.acquire();
+    if (token === REJECTED && !permitless) {
       dep.rejected();
       this.skip(start, end);
       if (this.inMulti) this.multiDirty = true;
       return this.refused(info, buf, start, end, dep.refusal());
     }
-    let flags = 0;
+    let flags = blocking ? Flag.Blocking : 0;
     let bytes: Buffer | undefined;
     let proto = this.proto;
-    if (info.blocking === 'always' || (info.blocking === 'with-block-arg' && this.hasArg(buf, BLOCK))) flags |= Flag.Blocking;
     if (info.klass === 'setup' || info.klass === 'pubsub' || info.name === 'monitor' || info.name === 'reset') {
       const key = this.setupKey(info, buf);
-      if (RECORDED.has(key)) bytes = Buffer.from(buf.subarray(start, end));
+      // Recorded ones are replayed; any short setup command is kept so that, should Redis fail
+      // it, the fallback can answer it (PING → PONG, INFO) as it does while the breaker is open.
+      if (RECORDED.has(key) || (info.klass === 'setup' && end - start <= 4096)) bytes = Buffer.from(buf.subarray(start, end));
       if (info.name === 'hello' && s.argc > 1) {
         flags |= Flag.Hello;
         proto = buf[s.argStart[1]!] === 51 /* 3 */ ? 3 : buf[s.argStart[1]!] === 50 ? 2 : this.proto;
@@ -204,6 +214,9 @@ export class RedisSession {
         // UNSUBSCRIBE too: outside subscriber mode RESP2 still answers one reply per channel.
         flags |= Flag.Passthrough;
         this.passthroughRequests = true;
+        // CLIENT REPLY OFF|SKIP gets no reply: the timeout must not wait for one (the next reply
+        // Redis sends, after CLIENT REPLY ON or the skipped command, completes it).
+        if (key === 'client reply' && !this.hasArg(buf, ON)) flags |= Flag.Blocking;
       }
     }
     this.send(this.entry(flags, info, s.argc, token, bytes, proto));
@@ -394,14 +407,16 @@ export class RedisSession {
     // connection that was lost) is restored first; those replies are not the client's.
     for (const bytes of this.setup.values()) {
       s.write(bytes);
-      this.push(this.entry(Flag.Replay, UNKNOWN_COMMAND, 0, -1, undefined, this.proto));
+      this.push(this.entry(Flag.Replay, UNKNOWN_COMMAND, 0, -1, bytes, this.proto));
     }
   }
 
   private writeUpstream(bytes: Buffer): void {
     const up = this.upstream;
     if (up === undefined) return;
-    if (!up.write(bytes) && !this.client.isPaused()) {
+    // write() is false on an ended or destroyed socket too (Redis closed it; 'close' is still
+    // to come): no 'drain' would ever resume the client then.
+    if (!up.write(bytes) && up.writable && !this.client.isPaused()) {
       this.client.pause();
       up.once('drain', () => this.client.resume());
     }
@@ -512,6 +527,14 @@ export class RedisSession {
       if (from > out) this.writeClient(chunk.subarray(out, from));
       if (isError) {
         const r = reply();
+        const [name, sub] = argsOf(e.bytes!).map((a) => a.toString('latin1').toLowerCase());
+        const key = `${name} ${sub}`;
+        if (LABELS.has(key)) {
+          // Connection labels only: a Redis without them (CLIENT SETINFO is 7.2+; breakwater
+          // answered it while Redis was away) is no reason to drop the client.
+          this.setup.delete(key);
+          return end;
+        }
         dep.log.warn({ error: errorText(r, 0, r.length) }, 'a setup command replayed on a new Redis connection failed; closing the client connection');
         this.end();
       }
@@ -542,7 +565,10 @@ export class RedisSession {
       }
       this.listener.commandOutcome(e.info, 'success');
       if (e.flags & Flag.Hello) this.proto = e.proto;
-      if (e.bytes !== undefined) this.setup.set(this.setupKeyOf(e), e.bytes);
+      if (e.bytes !== undefined) {
+        const key = this.setupKeyOf(e);
+        if (RECORDED.has(key)) this.setup.set(key, e.bytes);
+      }
       if (e.flags & Flag.Passthrough) this.passthroughReplies = true;
     }
     if (held) {
@@ -585,7 +611,11 @@ export class RedisSession {
     const up = this.upstream;
     if (!this.client.write(bytes) && up !== undefined && !up.isPaused()) {
       up.pause();
-      this.client.once('drain', () => up.resume());
+      this.client.once('drain', () => {
+        // The time the client did not read is not Redis's: the head's timeout starts again.
+        this.headSince = performance.now();
+        up.resume();
+      });
     }
   }
 
@@ -593,12 +623,23 @@ export class RedisSession {
   upstreamLost(message: string): void {
     const up = this.upstream;
     if (up === undefined) return;
+    // Part of a reply already went to the client (it was not held back).
+    const midReply = this.replies.inProgress && !this.holding;
     this.upstream = undefined;
     up.destroy();
     this.replies.reset();
     this.held = [];
     this.holding = false;
     if (this.closed) return;
+    // Paused for this upstream's backpressure: its 'drain' will not come now.
+    if (!this.refusing && this.client.isPaused()) this.client.resume();
+    if (midReply) {
+      // Nothing may follow half a reply (a fallback after half a bulk string would be read as its
+      // rest): the client must reconnect. The failures still count; their answers go nowhere.
+      this.client.destroy();
+      this.failPending(message);
+      return;
+    }
     if (this.passthroughReplies || this.passthroughRequests || this.quitting) {
       // Subscribers and monitors reconnect and subscribe again; nothing can be answered for them.
       this.failPending(message);
@@ -643,6 +684,8 @@ export class RedisSession {
   timedOut(now: number, timeout: number): boolean {
     const e = this.queue[this.head];
     if (e === undefined || e.flags & (Flag.Blocking | Flag.Local) || this.passthroughReplies) return false;
+    // Upstream paused because the client is not reading its replies: the wait is the client's.
+    if (this.upstream?.isPaused() === true) return false;
     return now - Math.max(e.start, this.headSince) > timeout;
   }
 
@@ -668,6 +711,7 @@ export class RedisSession {
   private onClientClose(): void {
     const dep = this.listener.dep;
     const left = this.pending;
+    const endedHere = this.closed;
     this.closed = true;
     for (let i = this.head; i < this.queue.length; i++) {
       const e = this.queue[i]!;
@@ -675,7 +719,9 @@ export class RedisSession {
     }
     this.queue.length = 0;
     this.head = 0;
-    if (left > 0 && !this.quitting) dep.metrics.badRequest('client_disconnect');
+    // A command cut off half-way, or replies still owed when the client (not breakwater) closed:
+    // it left mid-request. (After QUIT or a half-close breakwater ends the connection itself.)
+    if (this.carryBytes > 0 || (left > 0 && !endedHere)) dep.metrics.badRequest('client_disconnect');
     const up = this.upstream;
     this.upstream = undefined;
     up?.destroy();
@@ -693,6 +739,9 @@ export class RedisSession {
 }
 
 const BLOCK = Buffer.from('BLOCK');
+const ON = Buffer.from('ON');
+/** Recorded setup that only labels the connection: a replay Redis refuses is dropped, not fatal. */
+const LABELS = new Set(['client setname', 'client setinfo']);
 const SUBSCRIBE_FAMILY = new Set(['subscribe', 'psubscribe', 'ssubscribe', 'unsubscribe', 'punsubscribe', 'sunsubscribe']);
 
 /** The arguments of one complete command (a copy of its bytes), name first. */
