@@ -58,6 +58,8 @@ export class RedisSession {
   private head = 0;
   /** When the entry now at the head of the queue got there (for the request timeout). */
   headSince = 0;
+  /** performance.now() read once per chunk of data, not once per command. */
+  private clock = performance.now();
   private readonly requests: RequestScanner;
   private readonly replies = new ReplyScanner();
   /** Bytes of an incomplete command. */
@@ -105,6 +107,7 @@ export class RedisSession {
   // --- requests ---
 
   private onClientData(chunk: Buffer): void {
+    this.clock = performance.now();
     if (this.closed || this.refusing) return;
     if (this.passthroughRequests) {
       this.writeUpstream(chunk);
@@ -313,7 +316,7 @@ export class RedisSession {
   }
 
   private entry(flags: number, info: CommandInfo, argc: number, token: number, bytes: Buffer | undefined, proto: Proto, local?: Buffer): Pending {
-    return { flags, info, argc, token, start: performance.now(), local, bytes, proto };
+    return { flags, info, argc, token, start: this.clock, local, bytes, proto };
   }
 
   private push(e: Pending): void {
@@ -423,6 +426,7 @@ export class RedisSession {
   }
 
   private onUpstreamData(chunk: Buffer): void {
+    this.clock = performance.now();
     if (this.passthroughReplies) {
       this.writeClient(chunk);
       return;
@@ -499,7 +503,7 @@ export class RedisSession {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
-    this.headSince = performance.now();
+    this.headSince = this.clock;
     return e;
   }
 
@@ -522,7 +526,7 @@ export class RedisSession {
     const type = this.replies.type;
     const isError = type === 45 || type === 33;
     const reply = (): Buffer => bytes ?? chunk.subarray(from, end);
-    const ms = performance.now() - e.start;
+    const ms = this.clock - e.start;
     if (e.flags & Flag.Replay) {
       if (from > out) this.writeClient(chunk.subarray(out, from));
       if (isError) {
