@@ -103,6 +103,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
     started: () => gate.passed,
     startupStatus: () => gate.status(),
     ready,
+    cacheStatus: cache && (() => ({ redis: config.cache.redis === undefined ? 'not configured' : cache.redisReady ? 'ready' : 'unavailable', stats: cache.stats })),
   });
 
   let resolveClosed!: (code: number) => void;

@@ -14,6 +14,8 @@ export interface AdminState {
   startupStatus(): Record<string, unknown>;
   /** Ready: started, and every required dependency ready. */
   ready(): { ready: boolean; reasons: string[] };
+  /** The response cache, when the sidecar has one: `/status` shows it as `cache`. */
+  cacheStatus?: () => unknown;
 }
 
 const BREAKER_ACTIONS = new Set(['force-open', 'disable', 'reset', 'trip']);
@@ -43,7 +45,13 @@ async function route(state: AdminState, req: IncomingMessage, res: ServerRespons
         const r = state.ready();
         const deps: Record<string, unknown> = {};
         for (const [name, d] of state.dependencies) deps[name] = d.status();
-        return json(res, 200, { ready: r.ready, reasons: r.reasons, startup: { started: state.started(), ...state.startupStatus() }, dependencies: deps });
+        return json(res, 200, {
+          ready: r.ready,
+          reasons: r.reasons,
+          startup: { started: state.started(), ...state.startupStatus() },
+          dependencies: deps,
+          ...(state.cacheStatus ? { cache: state.cacheStatus() } : {}),
+        });
       }
       case '/metrics': {
         state.metrics.ready.set(state.ready().ready ? 1 : 0);

@@ -9,7 +9,7 @@
 // timeoutMs, and while a command is overdue Redis counts as stalled and is
 // skipped altogether until that command settles (a SIGSTOPped Redis keeps
 // its TCP connection, so only the late reply tells that it is back).
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import { MemoryLru, type CachedEntry } from './memory-lru.js';
@@ -45,6 +45,8 @@ const MEMORY_MAX_ENTRIES = 100_000;
 const RECONNECT_BASE_MS = 100;
 const RECONNECT_MAX_MS = 2_000;
 const CONNECT_TIMEOUT_MS = 2_000;
+// A read answered again within this long of its stored copy is not stored again (at most ttl/10).
+const REFRESH_MS = 1_000;
 
 // Value layout: [version: u8][meta length: u32 BE][meta JSON][body bytes].
 // The JSON is {"t": storedAt, "m": meta}; the body is stored raw, no base64.
@@ -164,12 +166,10 @@ export class ResponseCache {
    * Hashing keeps request text (SQL, literals) out of the Redis key space.
    */
   key(scope: string, parts: readonly string[]): string {
-    const hash = createHash('sha256');
-    for (const part of parts) {
-      hash.update(`${Buffer.byteLength(part, 'utf8')}:`);
-      hash.update(part, 'utf8');
-    }
-    return `${this.#opts.namespace}:cache:${scope}:${hash.digest('hex')}`;
+    // One-shot hash of the whole text: no Hash object to create and collect (this runs per stored read).
+    let text = '';
+    for (const part of parts) text += `${Buffer.byteLength(part, 'utf8')}:${part}`;
+    return `${this.#opts.namespace}:cache:${scope}:${hash('sha256', text, 'hex')}`;
   }
 
   /** Redis first (the freshest shared answer); memory when Redis is down, slow or has no entry; undefined on a miss. Never rejects. */
@@ -202,6 +202,22 @@ export class ResponseCache {
     const ttl = Math.ceil(entry.storedAt + this.#opts.ttlMs - Date.now());
     if (client === undefined || ttl <= 0) return;
     void this.#bounded(client.set(key, encodeEntry(entry), 'PX', ttl));
+  }
+
+  /**
+   * Whether this process holds an entry for key stored less than REFRESH_MS (at most ttl/10)
+   * ago, by itself or by another sidecar (a copy read from Redis keeps its storedAt). Callers
+   * then skip storing the same read again: a hot read costs one Redis SET per REFRESH_MS instead
+   * of one per request, and the stored answer is at most that much older than the last good one.
+   */
+  isFresh(key: string): boolean {
+    const entry = this.#memory.get(key);
+    return entry !== undefined && Date.now() - entry.storedAt < Math.min(REFRESH_MS, this.#opts.ttlMs / 10);
+  }
+
+  /** A response that outgrew maxEntryBytes while it streamed by, so its caller stopped collecting it (stats.tooLarge). */
+  countTooLarge(): void {
+    this.stats.tooLarge++;
   }
 
   /** Drops the Redis connection (pending commands fail, nothing waits on a sick Redis). Memory stays readable. */

@@ -10,7 +10,7 @@ import { Exchange, HttpRelay, type RelayHandler, type ResponseCapture, type Verd
 import { listen, parseListen } from '../http/listen.js';
 import { UpstreamPool } from '../http/upstream-pool.js';
 import type { ResponseCache } from '../../store/response-cache.js';
-import { CACHE_SQL_BYTES, cacheKey, cacheStep, cachesReads, sqlOf, storeCapture } from './cache.js';
+import { CACHE_SQL_BYTES, cacheKey, cacheStep, cachesReads, sqlOf, storeCapture, wholeBody } from './cache.js';
 import { classifyResponse } from './classify.js';
 import { clickhouseChain } from './fallbacks.js';
 import { pingProbe } from './health.js';
@@ -126,6 +126,8 @@ export class ClickHouseListener implements RelayHandler {
   capture(x: Exchange, head: ResponseHead): ResponseCapture | undefined {
     const store = this.store;
     if (store === undefined || head.status !== 200 || !x.bodyDone || x.pendingBytes > CACHE_SQL_BYTES) return undefined;
+    // Only the whole SQL makes a key: after a query parameter, the body was forwarded as it came.
+    if (!wholeBody(x.head, x.pendingBytes, !hasQueryParam(x.head.target))) return undefined;
     const { params, queryParam } = requestTarget(x.head.target);
     const sql = sqlOf(queryParam, x.pendingBytes > 0 ? x.bodyPrefix().toString('utf8') : '');
     const key = cacheKey(store, this.dep.name, sql, params, x.head);
@@ -140,11 +142,13 @@ export class ClickHouseListener implements RelayHandler {
     else dep.ignored(x.token, ms);
   }
 
-  failedBeforeResponse(x: Exchange, err: Error, ms: number): void {
+  failedBeforeResponse(x: Exchange, err: Error, ms: number): boolean {
     this.dep.inFlight--;
     const message = describeUpstreamError(err, this.config.timeout);
     this.dep.failure(x.token, ms, message);
     this.fallback(x, 'failed', message);
+    // The chain always answers (its last resort is `fail`), the cache step only once Redis replied.
+    return true;
   }
 
   failedMidResponse(x: Exchange, err: Error, ms: number): void {
@@ -179,12 +183,21 @@ export class ClickHouseListener implements RelayHandler {
         kind,
         sql,
         defaultFormat: params?.get('default_format') ?? null,
-        cacheKey: this.store !== undefined && kind === 'read' && x.bodyDone ? cacheKey(this.store, this.dep.name, sql, params, x.head) : undefined,
+        cacheKey:
+          this.store !== undefined && kind === 'read' && x.bodyDone && wholeBody(x.head, x.pendingBytes, !hasQueryParam(x.head.target))
+            ? cacheKey(this.store, this.dep.name, sql, params, x.head)
+            : undefined,
         reason,
         error,
         reply: (r) => x.reply(r),
       });
-      if (typeof result !== 'string') result.catch((err: unknown) => this.dep.log.error({ err }, 'fallback chain failed'));
+      if (typeof result !== 'string') {
+        result.catch((err: unknown) => {
+          // The client is still owed an answer: the last resort, in HTTP's own terms.
+          this.dep.log.error({ err }, 'fallback chain failed');
+          x.reply({ status: 502, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`breakwater: fallback failed: ${String(err)}\n`) });
+        });
+      }
     };
     // Reads need the whole SQL for its FORMAT clause; everything else only needs the kind.
     if (kind === 'read' && queryParam === null) x.readBody(run);

@@ -32,8 +32,8 @@ export interface RelayHandler {
   classifyHead(x: Exchange, head: ResponseHead): Verdict | 'inspect';
   classifyBody(x: Exchange, head: ResponseHead, first: Buffer | undefined): Verdict;
   done(x: Exchange, verdict: Verdict, ms: number): void;
-  /** Nothing reached the client yet: the handler answers with x.reply(). */
-  failedBeforeResponse(x: Exchange, err: Error, ms: number): void;
+  /** Nothing reached the client yet: the handler answers with x.reply(); true when it does so later (an async fallback), else a 502 goes out if it did not. */
+  failedBeforeResponse(x: Exchange, err: Error, ms: number): boolean | void;
   failedMidResponse(x: Exchange, err: Error, ms: number): void;
   clientGone(x: Exchange, ms: number, reason: 'client_disconnect' | 'client_stalled'): void;
   badRequest(reason: string): void;
@@ -293,8 +293,8 @@ export class Exchange {
     const ms = performance.now() - this.start;
     if (!this.sentToClient) {
       this.phase = Phase.Discarding;
-      this.conn.handler.failedBeforeResponse(this, err, ms);
-      if (!this.finished) this.reply({ status: 502, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`breakwater: ${err.message}\n`) });
+      const answersLater = this.conn.handler.failedBeforeResponse(this, err, ms);
+      if (answersLater !== true && !this.finished) this.reply({ status: 502, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`breakwater: ${err.message}\n`) });
     } else {
       this.conn.handler.failedMidResponse(this, err, ms);
       this.finish(false);
