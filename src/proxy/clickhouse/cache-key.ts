@@ -36,7 +36,7 @@
 // sessions that send the same SQL; the URL path is not an input here, so the
 // caller caches only requests to the default handler or adds the path to the
 // key's scope.
-import { formatClause, normalizeFormatName } from './format.js';
+import { formatClause, heredocEnd, normalizeFormatName } from './format.js';
 import { statementKind } from './statement.js';
 
 /**
@@ -205,18 +205,6 @@ function blockCommentEnd(sql: string, i: number): number {
     } else j++;
   }
   return -1;
-}
-
-/** End of a heredoc $tag$...$tag$ opened at i, or -1 when there is none. */
-function heredocEnd(sql: string, i: number): number {
-  const tagEnd = sql.indexOf('$', i + 1);
-  if (tagEnd < 0) return -1;
-  for (let k = i + 1; k < tagEnd; k++) {
-    const c = sql.charCodeAt(k);
-    if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95)) return -1;
-  }
-  const close = sql.indexOf(sql.slice(i, tagEnd + 1), tagEnd + 1);
-  return close < 0 ? -1 : close + (tagEnd + 1 - i);
 }
 
 /**

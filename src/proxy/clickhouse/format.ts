@@ -332,7 +332,7 @@ export function formatClause(sql: string): string | undefined {
 }
 
 /** End index of a heredoc $tag$...$tag$ starting at i, or -1 if there is none. */
-function heredocEnd(sql: string, i: number): number {
+export function heredocEnd(sql: string, i: number): number {
   const tagEnd = sql.indexOf('$', i + 1);
   if (tagEnd < 0) return -1;
   for (let k = i + 1; k < tagEnd; k++) {
