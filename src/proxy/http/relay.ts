@@ -163,7 +163,7 @@ export class Exchange {
       this.phase = Phase.Discarding;
       this.pending = [];
       const keepAlive = this.bodyDone && !this.head.close && this.head.http11;
-      this.conn.writeReply(r, keepAlive);
+      this.conn.writeReply(r, keepAlive, this.head.method === 'HEAD');
       this.finish(keepAlive);
     }
   }
@@ -499,7 +499,8 @@ export class ClientConnection {
     this.closed = true;
   }
 
-  writeReply(r: Reply, keepAlive: boolean): void {
+  /** A reply to HEAD has the headers of the GET answer and no body. */
+  writeReply(r: Reply, keepAlive: boolean, headOnly = false): void {
     if (this.socket.destroyed) return;
     let head = `HTTP/1.1 ${r.status} ${STATUS_TEXT[r.status] ?? 'Unknown'}\r\n`;
     for (const k in r.headers) head += `${k}: ${r.headers[k]}\r\n`;
@@ -507,7 +508,7 @@ export class ClientConnection {
     head += keepAlive ? 'connection: keep-alive\r\n\r\n' : 'connection: close\r\n\r\n';
     this.socket.cork();
     this.socket.write(head, 'latin1');
-    this.socket.write(r.body);
+    if (!headOnly) this.socket.write(r.body);
     this.socket.uncork();
     if (!keepAlive) this.socket.end();
   }

@@ -60,6 +60,19 @@ function sendRaw(bytes: Uint8Array): Promise<string> {
   });
 }
 
+t.test('a fallback answer to HEAD has the headers and no body', async (t) => {
+  const slow = () => fetch(`${url}/?query=${encodeURIComponent('SELECT sleep(0.5) FORMAT JSON')}`);
+  const busy = [slow(), slow()];
+  await new Promise((r) => setTimeout(r, 150));
+  const reply = await sendRaw(new TextEncoder().encode(`HEAD /?query=${encodeURIComponent('SELECT 1 FORMAT JSON')} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+  await Promise.all(busy);
+  const [head, body] = reply.split('\r\n\r\n');
+  t.match(head, /^HTTP\/1\.1 200 /);
+  t.match(head, /x-breakwater-fallback: static/);
+  t.match(head, /content-length: [1-9]\d*/, 'the length of the GET answer');
+  t.equal(body, '', 'no body after the head');
+});
+
 t.test('property: arbitrary bytes from a client never take the listener down', async (t) => {
   await fc.assert(
     fc.asyncProperty(
