@@ -140,9 +140,7 @@ export class RedisSession {
           this.carry.push(rest);
           this.carryBytes = rest.length;
           this.need = this.requests.needAtLeast;
-          this.runBuf = undefined;
-          if (this.upstream === up) up?.uncork();
-          return;
+          return; // finally uncorks
         }
         if (this.requests.argc > 0) this.command(buf, pos, end);
         pos = end;
