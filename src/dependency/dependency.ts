@@ -99,6 +99,12 @@ export class Dependency {
     else this.metrics.calls.success++;
   }
 
+  /** A success whose duration was the caller's choice (a blocking command): no duration, never slow. */
+  untimedSuccess(token: number): void {
+    this.breaker.success(token, 0);
+    this.metrics.calls.success++;
+  }
+
   failure(token: number, ms: number, message: string): void {
     this.breaker.failure(token, ms);
     this.metrics.duration.observe(ms / 1000);

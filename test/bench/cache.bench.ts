@@ -33,7 +33,6 @@ import {
   cpuMsOfPid,
   httpOk,
   logCommand,
-  measureDisturbance,
   memoryOf,
   pinGroup,
   pinPid,
@@ -43,10 +42,11 @@ import {
   stopAll,
   waitQuiet,
   waitUntil,
-  type Disturbance,
   type Proc,
+  DisturbanceGuard,
 } from './support/procs.js';
-import { CLI, ROOT } from './support/sidecar.js';
+import { CLI, ROOT, sidecarConfig } from './support/sidecar.js';
+import { saveResults } from './support/results.js';
 import { ensureDeb, versionOf } from './support/tools.js';
 
 const { values: args } = parseArgs({
@@ -76,7 +76,8 @@ const MAX_ATTEMPTS = 3;
 pinning.enabled = !args['no-pin'] && os.availableParallelism() >= 2;
 const CPU = { proxy: '0', load: '1', upstream: '1' };
 const extraPids: number[] = [];
-let repeatedIntervals = 0;
+const guard = new DisturbanceGuard({ maxOtherCpuPct: MAX_OTHER_CPU_PCT, maxAttempts: MAX_ATTEMPTS, extraPids });
+const measured = guard.measured.bind(guard);
 
 type TargetName = 'no cache' | 'cache';
 
@@ -134,30 +135,6 @@ const results: {
   commands: commandLog,
 };
 
-/** The bench config of the HTTP benchmark, plus the cache section and rule when `redis` is set. */
-function config(o: { admin: string; listen: string; upstream: string; redis?: string }): string {
-  return `# written by test/bench/cache.bench.ts
-admin:
-  listen: ${o.admin}
-log:
-  level: warn
-${o.redis ? `cache:\n  redis: ${o.redis}\n  ttl: 10m\n` : ''}dependencies:
-  clickhouse:
-    protocol: clickhouse-http
-    listen: ${o.listen}
-    upstream: ${o.upstream}
-    timeout: 5s
-    required: true
-    breaker: { failures: 3, openFor: 30s, halfOpenSuccesses: 3 }
-    health: { enabled: true, interval: 5s, timeout: 2s, healthyThreshold: 1, unhealthyThreshold: 2, path: /ping }
-    fallback:
-      - match: { statement: read }
-        use: ${o.redis ? '[cache, static]' : '[static]'}
-      - match: { statement: any }
-        use: [fail]
-`;
-}
-
 interface Sidecar {
   name: TargetName;
   proc: Proc;
@@ -170,7 +147,7 @@ async function startBreakwater(name: TargetName, dir: string, upstream: string, 
   const [adminPort, port] = await freePorts(2);
   const admin = `http://127.0.0.1:${adminPort}`;
   const configFile = path.join(dir, 'breakwater.yaml');
-  const text = config({ admin: `127.0.0.1:${adminPort}`, listen: `127.0.0.1:${port}`, upstream, redis });
+  const text = sidecarConfig({ admin: `127.0.0.1:${adminPort}`, listen: `127.0.0.1:${port}`, dependency: 'clickhouse', upstream, healthPath: '/ping', cacheRedis: redis });
   fs.writeFileSync(configFile, text);
   results.configs[name] = text;
   const proc = startProcess(`breakwater (${name})`, [process.execPath, CLI, 'start', '--config', configFile], { env: { ...process.env, BREAKWATER_ENV: '' } });
@@ -190,20 +167,6 @@ async function redisSets(client: Redis): Promise<number> {
   return Number(/cmdstat_set:calls=(\d+)/.exec(info)?.[1] ?? 0);
 }
 
-/** One measured interval; repeated after waiting for quiet when other work took too much CPU. */
-async function measured<T>(label: string, fn: () => Promise<T>): Promise<{ value: T; disturbance: Disturbance; attempts: number }> {
-  let best: { value: T; disturbance: Disturbance } | undefined;
-  for (let attempt = 1; ; attempt++) {
-    const stop = measureDisturbance(extraPids);
-    const value = await fn();
-    const disturbance = stop();
-    if (best === undefined || disturbance.otherCpuPct < best.disturbance.otherCpuPct) best = { value, disturbance };
-    if (disturbance.otherCpuPct <= MAX_OTHER_CPU_PCT || attempt >= MAX_ATTEMPTS) return { ...best, attempts: attempt };
-    repeatedIntervals++;
-    process.stdout.write(`bench: ${label}: other work took ${disturbance.otherCpuPct}% of the CPUs: waiting for quiet, then repeating\n`);
-    await waitQuiet(15, 120_000);
-  }
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -396,15 +359,7 @@ try {
 }
 summarize();
 results.finishedAt = new Date().toISOString();
-results.settings.repeatedIntervals = repeatedIntervals;
+results.settings.repeatedIntervals = guard.repeated;
 results.host.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
-const stamp = results.startedAt.replace(/[:.]/g, '-');
-const resultsDir = path.join(ROOT, 'test/bench/results');
-fs.mkdirSync(resultsDir, { recursive: true });
-const jsonFile = path.join(resultsDir, `cache-${stamp}.json`);
-fs.writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n');
-fs.copyFileSync(jsonFile, path.join(resultsDir, 'cache-latest.json'));
-const text = report();
-fs.writeFileSync(path.join(resultsDir, `cache-${stamp}.txt`), text + '\n');
-process.stdout.write(`\n${text}\n\nresults: ${path.relative(ROOT, jsonFile)} (and cache-latest.json)\n`);
+saveResults('cache', results, report());
 process.exit(exitCode);

@@ -31,7 +31,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startClickHouse, type ClickHouseServer } from '../services/clickhouse.js';
 import { Vegeta, Wrk, type VegetaReport, type WrkResult } from './support/load.js';
-import { commandLog, cpuMsOfGroup, cpuMsOfPid, logCommand, measureDisturbance, memoryOf, pinGroup, pinPid, pinning, round, run, sleep, stopAll, waitQuiet, type Disturbance } from './support/procs.js';
+import { commandLog, cpuMsOfGroup, cpuMsOfPid, DisturbanceGuard, logCommand, memoryOf, pinGroup, pinPid, pinning, round, run, sleep, stopAll, waitQuiet } from './support/procs.js';
 import { summarizeProfile, type ProfileSummary, type Stage } from './support/profile.js';
 
 /** Where a forwarded request's CPU goes, by frames on the stack (see the profile section). */
@@ -50,6 +50,7 @@ const STAGES: Stage[] = [
 ];
 import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNodeForwarder, type Server } from './support/servers.js';
 import { ROOT, startSidecar } from './support/sidecar.js';
+import { resultFile, saveResults } from './support/results.js';
 import { CACHE_DIR, ensureDeb, ensureVegeta, versionOf, VEGETA_VERSION } from './support/tools.js';
 
 const { values: args } = parseArgs({
@@ -83,31 +84,9 @@ const MAX_OTHER_CPU_PCT = Number(args['max-other-cpu']);
 const MAX_ATTEMPTS = 3;
 /** Processes of ours that are not in a group procs.ts started (ClickHouse). */
 const extraPids: number[] = [];
-let repeatedIntervals = 0;
+const guard = new DisturbanceGuard({ maxOtherCpuPct: MAX_OTHER_CPU_PCT, maxAttempts: MAX_ATTEMPTS, extraPids });
+const measured = guard.measured.bind(guard);
 
-/**
- * Runs one measured interval; when other work on the machine took more than MAX_OTHER_CPU_PCT of
- * the CPUs meanwhile, waits for quiet and repeats it (at most MAX_ATTEMPTS), keeping the least
- * disturbed attempt.
- */
-async function measured<T>(label: string, fn: () => Promise<T>): Promise<{ value: T; disturbance: Disturbance; attempts: number }> {
-  let best: { value: T; disturbance: Disturbance } | undefined;
-  for (let attempt = 1; ; attempt++) {
-    const stop = measureDisturbance(extraPids);
-    const value = await fn();
-    const disturbance = stop();
-    if (best === undefined || disturbance.otherCpuPct < best.disturbance.otherCpuPct) best = { value, disturbance };
-    if (disturbance.otherCpuPct <= MAX_OTHER_CPU_PCT || attempt >= MAX_ATTEMPTS) {
-      if (disturbance.otherCpuPct > MAX_OTHER_CPU_PCT) {
-        process.stdout.write(`bench: ${label}: still disturbed after ${attempt} attempts; keeping the least disturbed one (${best.disturbance.otherCpuPct}% other CPU)\n`);
-      }
-      return { ...best, attempts: attempt };
-    }
-    repeatedIntervals++;
-    process.stdout.write(`bench: ${label}: other work took ${disturbance.otherCpuPct}% of the CPUs (steal ${disturbance.stealPct}%): waiting for quiet, then repeating\n`);
-    await waitQuiet(15, 120_000);
-  }
-}
 
 const multiCore = os.availableParallelism() >= 2;
 pinning.enabled = !args['no-pin'] && multiCore;
@@ -520,9 +499,7 @@ async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<Pro
   await bw.proc.stop(30_000); // SIGTERM: graceful exit writes the profile
   const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`node --cpu-prof wrote no profile into ${profDir}`);
-  const resultsDir = path.join(ROOT, 'test/bench/results');
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const copiedTo = path.join(resultsDir, `http-${stamp()}.cpuprofile`);
+  const copiedTo = resultFile('http', results.startedAt, 'cpuprofile');
   fs.copyFileSync(path.join(profDir, file), copiedTo);
   const summary = summarizeProfile(copiedTo, { root: ROOT, top: 15, window: [t0, t1], stages: STAGES });
   // the three socket-write natives are one stage
@@ -534,18 +511,13 @@ async function profileRun(wrk: Wrk, work: string, upstream: string): Promise<Pro
   return { ...summary, stages, window: [t0, t1], reqPerSecUnderProfiler: r.reqPerSec, copiedTo: path.relative(ROOT, copiedTo) };
 }
 
-let stampValue: string | undefined;
-function stamp(): string {
-  stampValue ??= results.startedAt.replace(/[:.]/g, '-').replace(/Z$/, 'Z');
-  return stampValue;
-}
 
 function report(): string {
   const out: string[] = [];
   const h = results.host;
   out.push(`breakwater HTTP data-path benchmark — ${results.startedAt}`);
   out.push(`commit ${h.commit}; ${h.cpu}, ${h.cores} cores; node ${h.node}; ${QUICK ? 'QUICK run (short durations)' : 'full run'}`);
-  out.push(`CPUs busy with other work before the start: ${h.otherCpuBusyPctAtStart}% (waited ${h.waitedForQuietSec} s for quiet); measured intervals repeated because other work disturbed them: ${repeatedIntervals}`);
+  out.push(`CPUs busy with other work before the start: ${h.otherCpuBusyPctAtStart}% (waited ${h.waitedForQuietSec} s for quiet); measured intervals repeated because other work disturbed them: ${guard.repeated}`);
   out.push(
     `pinning: latency runs unpinned; saturation runs ${pinning.enabled ? `pinned: proxy under test on cpu ${CPU.proxy}, load generator + upstream on cpu ${CPU.load}; "direct": load generator on cpu ${CPU.directLoad}, upstream on cpu ${CPU.upstream}` : 'unpinned (--no-pin)'}`,
   );
@@ -667,13 +639,7 @@ try {
 }
 if (results.saturation.static.length > 0 && Object.keys(results.verdicts).length === 0) computeRatios();
 results.finishedAt = new Date().toISOString();
-results.settings.repeatedIntervals = repeatedIntervals;
-const resultsDir = path.join(ROOT, 'test/bench/results');
-fs.mkdirSync(resultsDir, { recursive: true });
-const jsonFile = path.join(resultsDir, `http-${stamp()}.json`);
-fs.writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n');
-fs.copyFileSync(jsonFile, path.join(resultsDir, 'http-latest.json'));
-const text = report();
-fs.writeFileSync(path.join(resultsDir, `http-${stamp()}.txt`), text + '\n');
-process.stdout.write(`\n${text}\n\nresults: ${path.relative(ROOT, jsonFile)} (and http-latest.json); cache: ${CACHE_DIR}\n`);
+results.settings.repeatedIntervals = guard.repeated;
+saveResults('http', results, report());
+process.stdout.write(`cache: ${CACHE_DIR}\n`);
 process.exit(exitCode);

@@ -45,7 +45,6 @@ import {
   cpuMsOfPid,
   httpOk,
   logCommand,
-  measureDisturbance,
   memoryOf,
   pinGroup,
   pinPid,
@@ -57,11 +56,12 @@ import {
   stopAll,
   waitQuiet,
   waitUntil,
-  type Disturbance,
   type Proc,
+  DisturbanceGuard,
 } from './support/procs.js';
 import { summarizeProfile, type ProfileSummary, type Stage } from './support/profile.js';
 import { CLI, ROOT } from './support/sidecar.js';
+import { resultFile, saveResults } from './support/results.js';
 import { ensureDeb, versionOf } from './support/tools.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -490,7 +490,8 @@ const MAX_OTHER_CPU_PCT = Number(args['max-other-cpu']);
 const MAX_ATTEMPTS = Math.max(1, Number(args['max-attempts']) || 3);
 /** Processes of ours not in a group procs.ts started (redis-server, started by test/services). */
 const extraPids: number[] = [];
-let repeatedIntervals = 0;
+const guard = new DisturbanceGuard({ maxOtherCpuPct: MAX_OTHER_CPU_PCT, maxAttempts: MAX_ATTEMPTS, extraPids });
+const measured = guard.measured.bind(guard);
 
 const multiCore = os.availableParallelism() >= 2;
 pinning.enabled = !args['no-pin'] && multiCore;
@@ -498,29 +499,6 @@ const CPU = { proxy: '0', load: '1', upstream: '1', directLoad: '0' };
 
 type TargetName = 'direct' | 'breakwater' | 'twemproxy';
 
-/**
- * Runs one measured interval; when other work on the machine took more than MAX_OTHER_CPU_PCT of
- * the CPUs meanwhile, waits for quiet and repeats it (at most MAX_ATTEMPTS), keeping the least
- * disturbed attempt. (As in http.bench.ts.)
- */
-async function measured<T>(label: string, fn: () => Promise<T>): Promise<{ value: T; disturbance: Disturbance; attempts: number }> {
-  let best: { value: T; disturbance: Disturbance } | undefined;
-  for (let attempt = 1; ; attempt++) {
-    const stop = measureDisturbance(extraPids);
-    const value = await fn();
-    const disturbance = stop();
-    if (best === undefined || disturbance.otherCpuPct < best.disturbance.otherCpuPct) best = { value, disturbance };
-    if (disturbance.otherCpuPct <= MAX_OTHER_CPU_PCT || attempt >= MAX_ATTEMPTS) {
-      if (disturbance.otherCpuPct > MAX_OTHER_CPU_PCT && MAX_ATTEMPTS > 1) {
-        process.stdout.write(`bench: ${label}: still disturbed after ${attempt} attempts; keeping the least disturbed one (${best.disturbance.otherCpuPct}% other CPU)\n`);
-      }
-      return { ...best, attempts: attempt };
-    }
-    repeatedIntervals++;
-    process.stdout.write(`bench: ${label}: other work took ${disturbance.otherCpuPct}% of the CPUs (steal ${disturbance.stealPct}%): waiting for quiet, then repeating\n`);
-    await waitQuiet(15, 120_000);
-  }
-}
 
 /** busy and total ticks per CPU (cpu0, cpu1, ...) from /proc/stat */
 function perCpuTicks(): { busy: number; total: number }[] {
@@ -1153,9 +1131,7 @@ async function profileRun(redisBenchmark: string, work: string, upstream: string
   await bw.proc.stop(30_000); // SIGTERM: graceful exit writes the profile
   const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`node --cpu-prof wrote no profile into ${profDir}`);
-  const resultsDir = path.join(ROOT, 'test/bench/results');
-  fs.mkdirSync(resultsDir, { recursive: true });
-  const copiedTo = path.join(resultsDir, `redis-${stamp()}.cpuprofile`);
+  const copiedTo = resultFile('redis', results.startedAt, 'cpuprofile');
   fs.copyFileSync(path.join(profDir, file), copiedTo);
   const summary = summarizeProfile(copiedTo, { root: ROOT, top: 15, window: [t0, t1], stages: STAGES });
   const stages: ProfileSummary['stages'] = [];
@@ -1166,11 +1142,6 @@ async function profileRun(redisBenchmark: string, work: string, upstream: string
   return { ...summary, stages, window: [t0, t1], reqPerSecUnderProfiler: Math.round(rps), copiedTo: path.relative(ROOT, copiedTo) };
 }
 
-let stampValue: string | undefined;
-function stamp(): string {
-  stampValue ??= results.startedAt.replace(/[:.]/g, '-');
-  return stampValue;
-}
 
 // ------------------------------------------------------------------------------- report
 
@@ -1181,7 +1152,7 @@ function report(): string {
   out.push(`commit ${h.commit}; ${h.cpu}, ${h.cores} cores; node ${h.node}; ${h.redisServer}; ${h.twemproxy}; ${QUICK ? 'QUICK run (short runs)' : 'full run'}`);
   out.push(`breakwater's redis listener in this build: ${h.redisListener} (dist/src/proxy/redis: ${(h.redisListenerModules as string[] | undefined)?.join(', ') || '-'})`);
   out.push(
-    `load average at start ${(h.loadAverageAtStart as number[] | undefined)?.join(' ')}, at end ${(h.loadAverageAtEnd as number[] | undefined)?.join(' ')}; CPUs busy with other work before the start: ${h.otherCpuBusyPctAtStart}% (waited ${h.waitedForQuietSec} s for quiet); measured intervals repeated because other work disturbed them: ${repeatedIntervals} (threshold ${MAX_OTHER_CPU_PCT}% of the CPUs, at most ${MAX_ATTEMPTS} attempts)`,
+    `load average at start ${(h.loadAverageAtStart as number[] | undefined)?.join(' ')}, at end ${(h.loadAverageAtEnd as number[] | undefined)?.join(' ')}; CPUs busy with other work before the start: ${h.otherCpuBusyPctAtStart}% (waited ${h.waitedForQuietSec} s for quiet); measured intervals repeated because other work disturbed them: ${guard.repeated} (threshold ${MAX_OTHER_CPU_PCT}% of the CPUs, at most ${MAX_ATTEMPTS} attempts)`,
   );
   const others = [...results.throughput.runs.map((r) => r.otherCpuPct), ...Object.values(results.latency?.byTarget ?? {}).flatMap((t) => t?.otherCpuPct ?? [])];
   const otherMedian = median(others);
@@ -1312,13 +1283,6 @@ if (results.throughput.runs.length > 0 && results.throughput.summary.length === 
 if (Object.keys(results.verdicts).length === 0) computeRatios();
 results.host.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
 results.finishedAt = new Date().toISOString();
-results.settings.repeatedIntervals = repeatedIntervals;
-const resultsDir = path.join(ROOT, 'test/bench/results');
-fs.mkdirSync(resultsDir, { recursive: true });
-const jsonFile = path.join(resultsDir, `redis-${stamp()}.json`);
-fs.writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n');
-fs.copyFileSync(jsonFile, path.join(resultsDir, 'redis-latest.json'));
-const text = report();
-fs.writeFileSync(path.join(resultsDir, `redis-${stamp()}.txt`), text + '\n');
-process.stdout.write(`\n${text}\n\nresults: ${path.relative(ROOT, jsonFile)} (and redis-latest.json)\n`);
+results.settings.repeatedIntervals = guard.repeated;
+saveResults('redis', results, report());
 process.exit(exitCode);

@@ -99,12 +99,6 @@ export class RedisListener {
     this.counters.count(info, outcome);
   }
 
-  /** A blocking command's wait is the caller's choice: it counts, but not as a (slow) duration. */
-  blockingSuccess(token: number): void {
-    this.dep.breaker.success(token, 0);
-    this.dep.metrics.calls.success++;
-  }
-
   private sweepTimeouts(): void {
     const now = performance.now();
     const timeout = this.config.timeout;

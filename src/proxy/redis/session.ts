@@ -562,7 +562,7 @@ export class RedisSession {
       if (e.flags & Flag.Multi) this.multiUpstream = this.inMulti = false;
     } else {
       if (e.token >= 0) {
-        if (e.flags & Flag.Blocking) this.listener.blockingSuccess(e.token);
+        if (e.flags & Flag.Blocking) dep.untimedSuccess(e.token);
         else dep.success(e.token, ms);
       }
       this.listener.commandOutcome(e.info, 'success');

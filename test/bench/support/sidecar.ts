@@ -32,13 +32,14 @@ export interface SidecarOptions {
 }
 
 /** The config: one clickhouse-http dependency, health checks on, logs at warn. */
-export function sidecarConfig(o: { admin: string; listen: string; dependency: string; upstream: string; healthPath: string }): string {
-  return `# written by test/bench/http.bench.ts
+/** With `cacheRedis`, reads are stored for the `cache` fallback (bench:cache compares both). */
+export function sidecarConfig(o: { admin: string; listen: string; dependency: string; upstream: string; healthPath: string; cacheRedis?: string }): string {
+  return `# written by test/bench
 admin:
   listen: ${o.admin}
 log:
   level: warn
-dependencies:
+${o.cacheRedis ? `cache:\n  redis: ${o.cacheRedis}\n  ttl: 10m\n` : ''}dependencies:
   ${o.dependency}:
     protocol: clickhouse-http
     listen: ${o.listen}
@@ -49,7 +50,7 @@ dependencies:
     health: { enabled: true, interval: 5s, timeout: 2s, healthyThreshold: 1, unhealthyThreshold: 2, path: ${o.healthPath} }
     fallback:
       - match: { statement: read }
-        use: [static]
+        use: ${o.cacheRedis ? '[cache, static]' : '[static]'}
       - match: { statement: any }
         use: [fail]
 `;
