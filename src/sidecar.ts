@@ -9,10 +9,9 @@ import { createLogger, type Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { listen, parseListen } from './proxy/http/listen.js';
 import { ClickHouseListener } from './proxy/clickhouse/listener.js';
-import { kafkaConnectionGuard, kafkaTargets } from './proxy/kafka/connection-guard.js';
+import { KafkaListener } from './proxy/kafka/listener.js';
 import { RedisListener } from './proxy/redis/listener.js';
 import { CommandCounters } from './proxy/redis/metrics.js';
-import { TcpListener } from './proxy/tcp/listener.js';
 import { StartupGate } from './startup/gate.js';
 import { ResponseCache } from './store/response-cache.js';
 
@@ -74,9 +73,10 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
         listeners.push(new RedisListener(dep, dc, counters));
         break;
       }
-      case 'kafka':
-        listeners.push(new TcpListener(dep, kafkaTargets(dc.upstream), kafkaConnectionGuard));
+      case 'kafka': {
+        listeners.push(new KafkaListener(dep, dc, config.spool, metrics));
         break;
+      }
     }
   }
 

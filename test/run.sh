@@ -38,6 +38,8 @@ die() { # message: setup failed before any test ran
 REQUIRED_DEBS=(
   "clickhouse-server:clickhouse-server"
   "redis-server:redis-server"
+  # a client, not a server: librdkafka's command-line tool (test/services/kcat.ts)
+  "kcat:kcat"
 )
 
 have_binary() {

@@ -254,19 +254,69 @@ export const redisDependency = z
   })
   .describe('A Redis dependency: a RESP proxy with one upstream connection per client connection.');
 
+const kafkaFallbackKind = z.enum(['spool', 'fail']);
+export const kafkaFallbackRule = z
+  .strictObject({
+    match: z
+      .strictObject({
+        topics: z
+          .union([z.literal('any'), z.array(z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, { message: 'expected a Kafka topic name (letters, digits, ".", "_", "-")' })).min(1)])
+          .default('any')
+          .describe('`any`, or a list of topic names. Produce requests are matched per topic; other requests use the `any` rule.'),
+      })
+      .prefault({})
+      .describe('Which topics this rule covers.'),
+    use: z
+      .array(kafkaFallbackKind)
+      .min(1)
+      .describe(
+        '`spool`: a Produce is acknowledged after its record batches are durably in the spool (`spool.dir`), and forwarded in order once the breaker closes. `fail`: the Produce gets `failWith` in every partition; a Fetch gets an empty answer after its max wait.',
+      ),
+  })
+  .describe('One Kafka fallback rule.');
+
+export const KAFKA_FAIL_CODES = { BROKER_NOT_AVAILABLE: 8, NOT_LEADER_OR_FOLLOWER: 6, REQUEST_TIMED_OUT: 7 } as const;
+
 export const kafkaDependency = z
   .strictObject({
     protocol: z.literal('kafka').describe('Kafka (wire protocol).'),
     ...common,
-    timeout: duration('Deadline for connecting to a broker.', '2s'),
-    maxConcurrent: z.number().int().min(0).default(0).describe('Bulkhead: client connections at once; more are refused. 0 = no limit.'),
+    listen: listenAddress('Bootstrap address the application uses instead of the cluster; every broker gets its own local listener on the same host, created as Metadata reveals it.'),
+    timeout: duration('Per-request deadline for a broker response. Fetch gets its own max wait on top; JoinGroup and SyncGroup (which wait for a rebalance) have none.', '30s'),
+    connectTimeout: duration('Deadline for connecting to a broker.', '2s'),
+    maxConcurrent: z.number().int().min(0).default(0).describe('Bulkhead: client connections at once, over all listeners of this cluster; more are refused. 0 = no limit.'),
+    maxFrameBytes: size('Largest request or response frame accepted; a client that sends a larger one is disconnected.', '100MiB'),
+    advertisedHost: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Host written into the broker addresses clients receive. Default: the host of `listen` (127.0.0.1 when that is 0.0.0.0 or ::).'),
+    brokerPortBase: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe('Deterministic broker ports: broker N listens on brokerPortBase + N. Default: a free port, remembered in the cluster state so a restart reuses it.'),
+    failWith: z
+      .enum(Object.keys(KAFKA_FAIL_CODES) as [keyof typeof KAFKA_FAIL_CODES, ...(keyof typeof KAFKA_FAIL_CODES)[]])
+      .default('BROKER_NOT_AVAILABLE')
+      .describe(
+        'Error code a `fail` fallback puts in every partition of a Produce. BROKER_NOT_AVAILABLE: kafkajs fails the send at once (fail fast). NOT_LEADER_OR_FOLLOWER or REQUEST_TIMED_OUT: clients refresh metadata and retry with backoff.',
+      ),
     health: tcpHealthSchema('an ApiVersions request to each bootstrap broker').prefault({}),
     upstream: z
       .union([HOST_PORT_UPSTREAM, z.array(HOST_PORT_UPSTREAM).min(1)])
       .transform((v) => (Array.isArray(v) ? v : [v]))
-      .describe('Bootstrap brokers (host:port).'),
+      .describe('Bootstrap brokers (host:port). The other brokers are found through Metadata.'),
+    fallback: z
+      .array(kafkaFallbackRule)
+      .default([])
+      .describe(
+        'Ordered rules for requests the breaker refuses or the cluster failed; for a Produce, the first rule that covers a topic decides for that topic. After your rules comes the default: fail. ApiVersions and Metadata are answered from the last known cluster state, FindCoordinator with COORDINATOR_NOT_AVAILABLE; other requests close the connection (clients reconnect and retry).',
+      ),
   })
-  .describe('A Kafka cluster. This version guards the bootstrap connection only (clients then reach brokers at the addresses Metadata advertises); broker address rewriting, per-topic fallbacks and the spool come with the Kafka protocol proxy.');
+  .describe('A Kafka cluster: a wire-protocol proxy with one local listener per broker, broker addresses rewritten to them.');
 
 export const dependencySchema = z.discriminatedUnion('protocol', [clickhouseDependency, redisDependency, kafkaDependency]);
 
@@ -321,6 +371,13 @@ export const configSchema = z
       })
       .prefault({})
       .describe('The shared response cache behind `cache` fallbacks: ClickHouse → Redis cache → in-process copy → the next fallback.'),
+    spool: z
+      .strictObject({
+        dir: z.string().min(1).default('./var/spool').describe('Directory of the durable spool (one subdirectory per dependency) and of the last known Kafka cluster state. Give it a volume that outlives the container.'),
+        maxBytes: size('Bound of each dependency\'s spool on disk; when full, new writes get a clear error instead of being accepted.', '1GiB'),
+      })
+      .prefault({})
+      .describe('The durable store behind `spool` fallbacks.'),
     dependencies: z
       .record(z.string().regex(NAME, { message: 'dependency names are lowercase letters, digits, _ and - (they become metric labels)' }), dependencySchema)
       .default({})
@@ -360,3 +417,5 @@ export type RedisDependencyConfig = z.output<typeof redisDependency>;
 export type KafkaDependencyConfig = z.output<typeof kafkaDependency>;
 export type RedisFallbackRule = z.output<typeof redisFallbackRule>;
 export type CacheConfig = z.output<typeof configSchema>['cache'];
+export type KafkaFallbackRule = z.output<typeof kafkaFallbackRule>;
+export type SpoolConfig = z.output<typeof configSchema>['spool'];

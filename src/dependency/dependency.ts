@@ -19,6 +19,8 @@ export class Dependency {
   inFlight = 0;
   readonly checks: HealthCheck[] = [];
   readonly summary: FallbackSummary;
+  /** Protocol details for /status (a listener sets it). */
+  details: (() => Record<string, unknown>) | undefined;
   private readonly slowCall: number;
 
   constructor(
@@ -151,6 +153,7 @@ export class Dependency {
       inFlight: this.inFlight,
       counts: { ...this.metrics.calls, fallbacks: this.fallbacks },
       lastError: this.lastError ?? null,
+      ...(this.details?.() ?? {}),
     };
   }
 

@@ -13,6 +13,16 @@ export interface CacheStatsView {
   redisErrors: number;
 }
 
+/** What the spool families read, per dependency (the store's depth plus the forwarder's counts). */
+export interface SpoolStatsView {
+  records: number;
+  bytes: number;
+  oldestAppendedAt: number | null;
+  appended: number;
+  replayed: number;
+  rejected: Record<string, number>;
+}
+
 export type Outcome = 'success' | 'failure' | 'slow' | 'ignored' | 'rejected';
 const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'slow', 'ignored', 'rejected'];
 
@@ -52,6 +62,62 @@ export class Metrics {
     'Commands by class (read, write, setup, transaction, pubsub, script, admin, other; from the command table) and outcome: success, failure, ignored (a caller error), fallback (answered by breakwater). Never by key or command name.',
     'counter',
     () => this.commandSources.flatMap((src) => src.samples().map((x) => ({ labels: { dependency: src.dependency, class: x.klass, outcome: x.outcome }, value: x.value }))),
+  );
+  /** Kafka: requests by api key (name), read at scrape time. */
+  private readonly kafkaSources: { dependency: string; samples: () => { api: string; value: number }[] }[] = [];
+  readonly kafkaRequests = new CollectedFamily(
+    'breakwater_kafka_requests_total',
+    'Kafka requests from clients by api (Produce, Fetch, Metadata, ...; `unknown` for an api key breakwater does not know), forwarded or answered by breakwater.',
+    'counter',
+    () => this.kafkaSources.flatMap((src) => src.samples().map((x) => ({ labels: { dependency: src.dependency, api: x.api }, value: x.value }))),
+  );
+  private readonly spoolSources: { dependency: string; stats: () => SpoolStatsView }[] = [];
+  private spoolSamples(pick: (s: SpoolStatsView) => number | null): { labels: Record<string, string>; value: number }[] {
+    const out: { labels: Record<string, string>; value: number }[] = [];
+    for (const src of this.spoolSources) {
+      const v = pick(src.stats());
+      if (v !== null) out.push({ labels: { dependency: src.dependency }, value: v });
+    }
+    return out;
+  }
+  readonly spoolDepth = new CollectedFamily(
+    'breakwater_spool_depth',
+    'Records in the spool not yet forwarded to the dependency.',
+    'gauge',
+    () => this.spoolSamples((s) => s.records),
+  );
+  readonly spoolDepthBytes = new CollectedFamily(
+    'breakwater_spool_depth_bytes',
+    'Bytes of the spool on disk not yet forwarded (counted against spool.maxBytes).',
+    'gauge',
+    () => this.spoolSamples((s) => s.bytes),
+  );
+  readonly spoolOldestAge = new CollectedFamily(
+    'breakwater_spool_oldest_record_age_seconds',
+    'Age of the oldest record waiting in the spool; 0 when the spool is empty.',
+    'gauge',
+    () => this.spoolSamples((s) => (s.oldestAppendedAt === null ? 0 : Math.max(0, (Date.now() - s.oldestAppendedAt) / 1000))),
+  );
+  readonly spoolAppended = new CollectedFamily(
+    'breakwater_spool_appended_total',
+    'Records durably written to the spool (and acknowledged to the client).',
+    'counter',
+    () => this.spoolSamples((s) => s.appended),
+  );
+  readonly spoolReplayed = new CollectedFamily(
+    'breakwater_spool_replayed_total',
+    'Records forwarded from the spool to the dependency and acknowledged by it.',
+    'counter',
+    () => this.spoolSamples((s) => s.replayed),
+  );
+  readonly spoolRejected = new CollectedFamily(
+    'breakwater_spool_rejected_total',
+    'Records the spool refused (full: spool.maxBytes reached; idempotent or transactional producers; io: a disk error) or the dependency refused on replay (kept in rejected.log next to the spool, by error name).',
+    'counter',
+    () =>
+      this.spoolSources.flatMap((src) =>
+        Object.entries(src.stats().rejected).map(([reason, value]) => ({ labels: { dependency: src.dependency, reason }, value })),
+      ),
   );
   private cacheStats: (() => CacheStatsView) | undefined;
   readonly cacheLookups = new CollectedFamily(
@@ -117,12 +183,23 @@ export class Metrics {
     this.registry.registerMetric(this.cacheLookups as never);
     this.registry.registerMetric(this.cacheStores as never);
     this.registry.registerMetric(this.cacheRedisErrors as never);
+    for (const f of [this.kafkaRequests, this.spoolDepth, this.spoolDepthBytes, this.spoolOldestAge, this.spoolAppended, this.spoolReplayed, this.spoolRejected]) {
+      this.registry.registerMetric(f as never);
+    }
     // A 100ms event-loop-lag resolution: the default 10ms wakes an idle sidecar 100 times a second.
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
   }
 
   addCacheSource(stats: () => CacheStatsView): void {
     this.cacheStats = stats;
+  }
+
+  addKafkaSource(dependency: string, samples: () => { api: string; value: number }[]): void {
+    this.kafkaSources.push({ dependency, samples });
+  }
+
+  addSpoolSource(dependency: string, stats: () => SpoolStatsView): void {
+    this.spoolSources.push({ dependency, stats });
   }
 
   addCommandSource(dependency: string, samples: () => { klass: string; outcome: string; value: number }[]): void {

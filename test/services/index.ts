@@ -1,7 +1,14 @@
 // Real services for tests: start a server on free ports in its own temp dir,
 // stop it afterwards. See DESIGN.md, "Real services for tests".
 import { startClickHouse, type ClickHouseServer, type StartClickHouseOptions } from './clickhouse.js';
-import { startKafka, type KafkaServer, type StartKafkaOptions } from './kafka.js';
+import {
+  startKafka,
+  startKafkaCluster,
+  type KafkaCluster,
+  type KafkaServer,
+  type StartKafkaClusterOptions,
+  type StartKafkaOptions,
+} from './kafka.js';
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 
 export { freePort, freePorts, isPortFree } from './ports.js';
@@ -11,8 +18,10 @@ export { startClickHouse, query as clickHouseQuery } from './clickhouse.js';
 export type { ClickHouseServer, QueryOptions, StartClickHouseOptions } from './clickhouse.js';
 export { startRedis, redisPing } from './redis.js';
 export type { RedisServer, StartRedisOptions } from './redis.js';
-export { startKafka, kafkaMetadata, kafkaHome, KAFKA_VERSION } from './kafka.js';
-export type { KafkaMetadata, KafkaServer, StartKafkaOptions } from './kafka.js';
+export { startKafka, startKafkaCluster, kafkaMetadata, kafkaHome, KAFKA_VERSION } from './kafka.js';
+export type { KafkaCluster, KafkaClusterNode, KafkaMetadata, KafkaServer, StartKafkaClusterOptions, StartKafkaOptions } from './kafka.js';
+export { findKcat, kcat } from './kcat.js';
+export type { KcatOptions, KcatResult } from './kcat.js';
 
 /** Anything with tap's t.teardown(fn): a tap Test. */
 export interface TeardownHost {
@@ -38,4 +47,11 @@ export async function withKafka(t: TeardownHost, opts?: StartKafkaOptions): Prom
   const server = await startKafka(opts);
   t.teardown(() => server.stop());
   return server;
+}
+
+/** Starts a KRaft Kafka cluster (default 3 nodes) for this test and registers t.teardown(stop) of every node. */
+export async function withKafkaCluster(t: TeardownHost, opts?: StartKafkaClusterOptions): Promise<KafkaCluster> {
+  const cluster = await startKafkaCluster(opts);
+  t.teardown(() => cluster.stop());
+  return cluster;
 }

@@ -102,12 +102,18 @@ function randomKafkaUuid(): string {
   }
 }
 
-function serverProperties(dir: string, port: number, controllerPort: number, extra: StartKafkaOptions['properties']): string {
-  const props: Record<string, string | number | boolean> = {
-    'process.roles': 'broker,controller',
-    'node.id': 1,
+type Properties = Record<string, string | number | boolean>;
+
+/**
+ * server.properties of one node: broker+controller (node 1, the only KRaft voter,
+ * listening on controllerPort too) or broker only (talks to the voter at controllerPort).
+ */
+function baseProperties(dir: string, port: number, controllerPort: number, nodeId: number, controller: boolean): Properties {
+  return {
+    'process.roles': controller ? 'broker,controller' : 'broker',
+    'node.id': nodeId,
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    listeners: controller ? `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}` : `PLAINTEXT://127.0.0.1:${port}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
@@ -138,8 +144,11 @@ function serverProperties(dir: string, port: number, controllerPort: number, ext
     'background.threads': 2,
     'num.recovery.threads.per.data.dir': 1,
     'log.cleaner.threads': 1,
-    ...extra,
   };
+}
+
+function formatProperties(...layers: (Properties | undefined)[]): string {
+  const props: Properties = Object.assign({}, ...layers);
   return `${Object.entries(props)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join('\n')}\n`;
@@ -272,27 +281,55 @@ function errorLines(logFile: string, max = 6): string {
   return out.join('\n');
 }
 
-async function startOnce(java: string, install: Install, opts: StartKafkaOptions): Promise<KafkaServer> {
-  const [autoPort, autoCtrl] = await freePorts(2);
-  const port = opts.port ?? (autoPort as number);
-  const controllerPort = opts.controllerPort ?? (autoCtrl === port ? (autoPort as number) : (autoCtrl as number));
-  const dir = await makeTempDir('kafka');
+interface NodeSpec {
+  /** ManagedProcess name and temp dir prefix: 'kafka', 'kafka-node2'. */
+  name: string;
+  nodeId: number;
+  /** Node 1 of a cluster and the single-node server: broker+controller. */
+  controller: boolean;
+  port: number;
+  /** The voter's CONTROLLER port (this node's own when it is the controller). */
+  controllerPort: number;
+  clusterId: string;
+  /** Layered over the base server.properties, in order. */
+  properties: (Properties | undefined)[];
+  heap: string[];
+  readyTimeoutMs: number;
+  probe: (signal: AbortSignal) => Promise<boolean>;
+}
+
+interface PreparedNode {
+  proc: ManagedProcess;
+  logFile: string;
+}
+
+/** Writes the node's temp dir (data dir, meta.properties, configs) and builds its (not yet started) process. */
+async function prepareNode(java: string, install: Install, spec: NodeSpec): Promise<PreparedNode> {
+  const dir = await makeTempDir(spec.name);
   const dataDir = path.join(dir, 'data');
   const logDir = path.join(dir, 'logs');
   const logFile = path.join(logDir, 'server.log');
-  const clusterId = randomKafkaUuid();
   const configFile = path.join(dir, 'server.properties');
   const log4jFile = path.join(dir, 'log4j2.properties');
   try {
     await fsp.mkdir(logDir);
-    // The storage format (kafka.tools.StorageTool) ran once at install time;
-    // its bootstrap snapshot does not depend on ports, only meta.properties is per server.
-    await fsp.cp(install.bootstrap, dataDir, { recursive: true });
+    if (spec.controller) {
+      // The storage format (kafka.tools.StorageTool) ran once at install time;
+      // its bootstrap snapshot does not depend on ports, only meta.properties is per server.
+      await fsp.cp(install.bootstrap, dataDir, { recursive: true });
+    } else {
+      // A broker-only node needs just meta.properties: it fetches the metadata
+      // log (bootstrap records included) from the controller as an observer.
+      await fsp.mkdir(dataDir);
+    }
     await fsp.writeFile(
       path.join(dataDir, 'meta.properties'),
-      `node.id=1\ndirectory.id=${randomKafkaUuid()}\nversion=1\ncluster.id=${clusterId}\n`,
+      `node.id=${spec.nodeId}\ndirectory.id=${randomKafkaUuid()}\nversion=1\ncluster.id=${spec.clusterId}\n`,
     );
-    await fsp.writeFile(configFile, serverProperties(dir, port, controllerPort, opts.properties));
+    await fsp.writeFile(
+      configFile,
+      formatProperties(baseProperties(dir, spec.port, spec.controllerPort, spec.nodeId, spec.controller), ...spec.properties),
+    );
     await fsp.writeFile(log4jFile, log4j2Properties(logFile));
   } catch (err) {
     await fsp.rm(dir, { recursive: true, force: true });
@@ -300,8 +337,7 @@ async function startOnce(java: string, install: Install, opts: StartKafkaOptions
   }
 
   const jvm = [
-    '-Xms256m',
-    '-Xmx512m',
+    ...spec.heap,
     '-XX:+UseSerialGC',
     '-XX:TieredStopAtLevel=1', // C1 only: faster start, less CPU; plenty for tests
     '-XX:-UsePerfData',
@@ -313,17 +349,46 @@ async function startOnce(java: string, install: Install, opts: StartKafkaOptions
     ...(install.cdsArchive ? [`-XX:SharedArchiveFile=${install.cdsArchive}`, '-Xshare:auto'] : []),
   ];
   const proc = new ManagedProcess({
-    name: 'kafka',
+    name: spec.name,
     command: java,
     args: [...jvm, '-cp', `${install.libs}/*`, 'kafka.Kafka', configFile],
     dir,
     logFiles: [logFile],
-    probe: async (signal) => {
-      const md = await kafkaMetadata(port, signal);
-      return md.brokers.some((b) => b.nodeId === 1 && b.port === port);
-    },
-    readyTimeoutMs: opts.readyTimeoutMs ?? 90_000,
+    probe: spec.probe,
+    readyTimeoutMs: spec.readyTimeoutMs,
     stopTimeoutMs: 10_000,
+  });
+  return { proc, logFile };
+}
+
+/** Ready when a Metadata request on `port` lists broker `nodeId` on that port. */
+function listsItself(port: number, nodeId: number): (signal: AbortSignal) => Promise<boolean> {
+  return async (signal) => {
+    const md = await kafkaMetadata(port, signal);
+    return md.brokers.some((b) => b.nodeId === nodeId && b.port === port);
+  };
+}
+
+function metadataOn(port: number): (mdOpts?: { timeoutMs?: number; signal?: AbortSignal }) => Promise<KafkaMetadata> {
+  return (mdOpts = {}) => kafkaMetadata(port, mdOpts.signal ?? AbortSignal.timeout(mdOpts.timeoutMs ?? 5_000));
+}
+
+async function startOnce(java: string, install: Install, opts: StartKafkaOptions): Promise<KafkaServer> {
+  const [autoPort, autoCtrl] = await freePorts(2);
+  const port = opts.port ?? (autoPort as number);
+  const controllerPort = opts.controllerPort ?? (autoCtrl === port ? (autoPort as number) : (autoCtrl as number));
+  const clusterId = randomKafkaUuid();
+  const { proc, logFile } = await prepareNode(java, install, {
+    name: 'kafka',
+    nodeId: 1,
+    controller: true,
+    port,
+    controllerPort,
+    clusterId,
+    properties: [opts.properties],
+    heap: ['-Xms256m', '-Xmx512m'],
+    readyTimeoutMs: opts.readyTimeoutMs ?? 90_000,
+    probe: listsItself(port, 1),
   });
 
   const server: KafkaServer = serviceOf(proc, {
@@ -338,8 +403,7 @@ async function startOnce(java: string, install: Install, opts: StartKafkaOptions
         throw withErrorLines(err, logFile);
       }
     },
-    metadata: (mdOpts: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
-      kafkaMetadata(port, mdOpts.signal ?? AbortSignal.timeout(mdOpts.timeoutMs ?? 5_000)),
+    metadata: metadataOn(port),
   });
   await proc.startOrCleanUp((err) => withErrorLines(err, logFile));
   return server;
@@ -370,6 +434,247 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaSer
       return await startOnce(java, install, opts);
     } catch (err) {
       if (fixedPorts || attempt >= 3 || !isAddressInUse(err)) throw err;
+    }
+  }
+}
+
+// --- a cluster ------------------------------------------------------------------
+
+export interface StartKafkaClusterOptions {
+  /** Number of nodes (brokers), default 3. Node 1 is broker+controller, the others broker only. */
+  brokers?: number;
+  /** Readiness timeout of the whole cluster on start, and of one node on restart; default 120 s. */
+  readyTimeoutMs?: number;
+  /** Extra or overriding server.properties for every node. */
+  properties?: Record<string, string | number | boolean>;
+}
+
+/** One node of a KafkaCluster: the ServiceControl of its process plus its identity. */
+export interface KafkaClusterNode extends ServiceControl {
+  /** node.id (1..N); node 1 is the controller. */
+  nodeId: number;
+  /** True for node 1 (broker+controller, the only KRaft voter). */
+  controller: boolean;
+  /** PLAINTEXT listener of this node. */
+  port: number;
+  /** ['127.0.0.1:<port>'] of this node only. */
+  brokers: string[];
+  /** One Metadata request to this node on a fresh connection (default timeout 5 s). */
+  metadata(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<KafkaMetadata>;
+  /**
+   * SIGTERM (a controlled shutdown: the controller moves its partition
+   * leaderships first), SIGKILL after 10 s; data dir and ports stay, so
+   * restart() brings it back. stop() instead also removes its temp dir, for good.
+   */
+  shutdown(): Promise<void>;
+  /** Starts it again (after kill()/shutdown(), or stops it first); same ports and data; waits until it lists itself. */
+  restart(): Promise<void>;
+}
+
+export interface KafkaCluster {
+  /** '127.0.0.1:<port>' of every node, for kafkajs `brokers` / bootstrap.servers. */
+  brokers: string[];
+  /** Node i has nodeId i + 1. */
+  nodes: KafkaClusterNode[];
+  /** nodes[0]: broker+controller. */
+  controller: KafkaClusterNode;
+  /** CONTROLLER listener of node 1 (KRaft quorum); clients never use it. */
+  controllerPort: number;
+  /** The cluster id in every node's meta.properties. */
+  clusterId: string;
+  /** The node with this node.id; throws for an unknown one. */
+  node(nodeId: number): KafkaClusterNode;
+  /** One Metadata request to the first running node that answers (node 1 first). */
+  metadata(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<KafkaMetadata>;
+  /**
+   * Polls metadata() until it lists exactly these brokers (node ids, any order),
+   * e.g. [1, 3] once node 2 is fenced, [1, 2, 3] once it rejoined; default timeout 30 s.
+   */
+  waitForBrokers(nodeIds: number[], opts?: { timeoutMs?: number }): Promise<KafkaMetadata>;
+  /** SIGKILLs every node (the data is thrown away anyway) and removes their temp dirs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function clusterProperties(n: number): Properties {
+  return {
+    'num.partitions': 3,
+    'default.replication.factor': n,
+    // a stopped broker must not block acks=-1 (all) produces
+    'min.insync.replicas': 1,
+    'offsets.topic.replication.factor': n,
+    'transaction.state.log.replication.factor': n,
+    'transaction.state.log.min.isr': 1,
+    'share.coordinator.state.topic.replication.factor': n,
+    'share.coordinator.state.topic.min.isr': 1,
+  };
+}
+
+async function startClusterOnce(java: string, install: Install, n: number, opts: StartKafkaClusterOptions): Promise<KafkaCluster> {
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 120_000;
+  const startedAt = Date.now();
+  const ports = await freePorts(n + 1);
+  const controllerPort = ports[n] as number;
+  const clusterId = randomKafkaUuid();
+  const prepared: (PreparedNode & { nodeId: number; port: number })[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const nodeId = i + 1;
+      const port = ports[i] as number;
+      const node = await prepareNode(java, install, {
+        name: `kafka-node${nodeId}`,
+        nodeId,
+        controller: nodeId === 1,
+        port,
+        controllerPort,
+        clusterId,
+        properties: [clusterProperties(n), opts.properties],
+        // several JVMs at once on a small machine
+        heap: ['-Xms128m', '-Xmx384m'],
+        readyTimeoutMs,
+        probe: listsItself(port, nodeId),
+      });
+      prepared.push({ ...node, nodeId, port });
+    }
+  } catch (err) {
+    await Promise.all(prepared.map((p) => p.proc.stop().catch(() => undefined)));
+    throw err;
+  }
+
+  const nodes: KafkaClusterNode[] = prepared.map(({ proc, logFile, nodeId, port }) =>
+    serviceOf(proc, {
+      nodeId,
+      controller: nodeId === 1,
+      port,
+      brokers: [`127.0.0.1:${port}`],
+      metadata: metadataOn(port),
+      shutdown: () => proc.terminate(),
+      restart: async () => {
+        try {
+          await proc.restart();
+        } catch (err) {
+          throw withErrorLines(err, logFile);
+        }
+      },
+    }),
+  );
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      await Promise.all(prepared.map((p) => p.proc.kill()));
+      await Promise.all(prepared.map((p) => p.proc.stop()));
+    })();
+    return stopped;
+  };
+
+  const metadata = async (mdOpts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<KafkaMetadata> => {
+    let lastErr: unknown = new ServiceError('E_SERVICE_STATE', 'kafka cluster: no node is running');
+    for (const node of nodes) {
+      if (node.pid === undefined) continue;
+      try {
+        return await node.metadata(mdOpts);
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  };
+
+  const waitForBrokers = async (nodeIds: number[], waitOpts: { timeoutMs?: number } = {}): Promise<KafkaMetadata> => {
+    const want = [...nodeIds].sort((a, b) => a - b).join(',');
+    const timeoutMs = waitOpts.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    for (;;) {
+      try {
+        const md = await metadata({ timeoutMs: Math.max(500, Math.min(2_000, deadline - Date.now())) });
+        const have = md.brokers.map((b) => b.nodeId).sort((a, b) => a - b).join(',');
+        if (have === want) return md;
+        last = `brokers [${have}]`;
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      if (Date.now() >= deadline) {
+        throw new ServiceError(
+          'E_SERVICE_START_TIMEOUT',
+          `kafka cluster: Metadata did not list brokers [${want}] within ${timeoutMs} ms (last: ${last})`,
+        );
+      }
+      await delay(200);
+    }
+  };
+
+  const cluster: KafkaCluster = {
+    brokers: prepared.map((p) => `127.0.0.1:${p.port}`),
+    nodes,
+    controller: nodes[0] as KafkaClusterNode,
+    controllerPort,
+    clusterId,
+    node: (nodeId) => {
+      const node = nodes[nodeId - 1];
+      if (!node) throw new ServiceError('E_SERVICE_STATE', `kafka cluster: no node ${nodeId} (nodes 1..${n})`);
+      return node;
+    },
+    metadata,
+    waitForBrokers,
+    stop,
+  };
+
+  // All JVMs start at once; brokers become ready once the controller is up.
+  // The first failure stops every node, so the other start()s end at once too.
+  let firstErr: unknown;
+  const results = await Promise.allSettled(
+    prepared.map(({ proc, logFile }) =>
+      proc.start().catch(async (err: unknown) => {
+        if (firstErr === undefined) {
+          firstErr = withErrorLines(err, logFile);
+          await Promise.all(prepared.map((p) => p.proc.kill()));
+        }
+        throw err;
+      }),
+    ),
+  );
+  if (results.some((r) => r.status === 'rejected')) {
+    await stop().catch(() => undefined);
+    throw firstErr;
+  }
+  try {
+    await waitForBrokers(
+      nodes.map((node) => node.nodeId),
+      { timeoutMs: Math.max(5_000, readyTimeoutMs - (Date.now() - startedAt)) },
+    );
+  } catch (err) {
+    const tails = nodes.map((node) => node.logTail(10)).join('\n');
+    await stop().catch(() => undefined);
+    throw new ServiceError('E_SERVICE_START_TIMEOUT', `${(err as Error).message}\n${tails}`, { cause: err });
+  }
+  return cluster;
+}
+
+/**
+ * Starts a KRaft Kafka cluster of `brokers` nodes (default 3) on free ports,
+ * each node in its own temp dir: node 1 is broker+controller (the only voter),
+ * nodes 2..N are brokers only. Topics default to 3 partitions replicated to
+ * every node, min.insync.replicas=1 (a stopped broker does not block acks=all).
+ * Ready when node 1's Metadata lists all nodes. Same install and errors as startKafka().
+ */
+export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Promise<KafkaCluster> {
+  const n = opts.brokers ?? 3;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ServiceError('E_SERVICE_STATE', `startKafkaCluster: brokers must be an integer >= 1, got ${n}`);
+  }
+  const install = findInstall();
+  const java = findJava();
+  // A free port can be taken by a parallel test between probe and bind: retry on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(java, install, n, opts);
+    } catch (err) {
+      if (attempt >= 3 || !isAddressInUse(err)) throw err;
     }
   }
 }

@@ -1,0 +1,220 @@
+// What breakwater knows about one upstream Kafka cluster: the brokers (their upstream addresses
+// and the local listener each one gets), and the last known cluster state (brokers, topics,
+// ApiVersions) that answers clients while the cluster is unreachable. The state is kept on disk
+// when the dependency spools, so that a restarted sidecar can still answer a producer.
+import { createServer, type Server, type Socket } from 'node:net';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../../log/logger.js';
+import { listen } from '../http/listen.js';
+import { loadClusterState, mergeMetadata, saveClusterState, type ClusterState } from './messages/cluster-state.js';
+import type { MetadataModel } from './messages/metadata.js';
+import type { BrokerAddress } from './rewrite.js';
+
+export interface Upstream {
+  host: string;
+  port: number;
+}
+
+export interface BrokerRoute {
+  nodeId: number;
+  /** Where this broker really is (from the latest Metadata). */
+  upstream: Upstream;
+  /** The local listener clients reach it through. */
+  server: Server;
+  port: number;
+}
+
+export interface ClusterOptions {
+  /** Host the broker listeners bind (the host of `listen`). */
+  bindHost: string;
+  /** Host written into the addresses clients receive. */
+  advertisedHost: string;
+  brokerPortBase: number | undefined;
+  /** Where the cluster state and the broker ports are kept; undefined: memory only. */
+  stateDir: string | undefined;
+  log: Logger;
+  /** Called for each client connection a broker listener accepts. */
+  accept: (socket: Socket, route: BrokerRoute) => void;
+}
+
+const STATE_FILE = 'cluster-state.json';
+const PORTS_FILE = 'broker-ports.json';
+
+export class KafkaCluster {
+  private readonly routes = new Map<number, BrokerRoute>();
+  private readonly opening = new Map<number, Promise<BrokerRoute>>();
+  /** Ports used before (from disk): a restart reuses them, so clients' cached addresses stay valid. */
+  private knownPorts = new Map<number, number>();
+  state: ClusterState | undefined;
+  private saving: Promise<void> = Promise.resolve();
+  private saveQueued = false;
+  private closed = false;
+
+  constructor(private readonly opts: ClusterOptions) {}
+
+  /** Loads the state kept on disk and opens a listener for every broker it names. */
+  async start(): Promise<void> {
+    const dir = this.opts.stateDir;
+    if (dir === undefined) return;
+    await fsp.mkdir(dir, { recursive: true });
+    try {
+      const ports = JSON.parse(await fsp.readFile(path.join(dir, PORTS_FILE), 'utf8')) as Record<string, number>;
+      for (const [id, port] of Object.entries(ports)) {
+        if (Number.isInteger(Number(id)) && Number.isInteger(port) && port > 0 && port < 65536) this.knownPorts.set(Number(id), port);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.warn({ err: String(err) }, `ignoring ${PORTS_FILE}: ${String(err)}`);
+    }
+    const loaded = await loadClusterState(path.join(dir, STATE_FILE)).catch((err: unknown) => {
+      this.opts.log.warn({ err: String(err) }, `ignoring the stored Kafka cluster state: ${String(err)}`);
+      return undefined;
+    });
+    if (loaded === undefined) return;
+    this.state = loaded;
+    this.opts.log.info(
+      { brokers: loaded.brokers.length, topics: loaded.topics.length, updatedAt: new Date(loaded.updatedAt).toISOString() },
+      `loaded the last known Kafka cluster state (${loaded.brokers.length} brokers, ${loaded.topics.length} topics)`,
+    );
+    await this.ensure(loaded.brokers);
+  }
+
+  route(nodeId: number): BrokerRoute | undefined {
+    return this.routes.get(nodeId);
+  }
+
+  /** The local address clients get for a broker; every broker passed to ensure() has one. */
+  localAddress = (b: BrokerAddress): { host: string; port: number } => {
+    const r = this.routes.get(b.nodeId);
+    if (r === undefined) throw new Error(`no local listener for Kafka broker ${b.nodeId}`);
+    return { host: this.opts.advertisedHost, port: r.port };
+  };
+
+  /**
+   * Makes sure every broker has a local listener and an up-to-date upstream address. Returns
+   * undefined when nothing had to be opened (the common case: no promise, no await).
+   */
+  ensure(brokers: readonly BrokerAddress[]): Promise<void> | undefined {
+    let waits: Promise<BrokerRoute>[] | undefined;
+    for (const b of brokers) {
+      const r = this.routes.get(b.nodeId);
+      if (r !== undefined) {
+        if (r.upstream.host !== b.host || r.upstream.port !== b.port) {
+          this.opts.log.info({ nodeId: b.nodeId, from: r.upstream, to: { host: b.host, port: b.port } }, `Kafka broker ${b.nodeId} moved to ${b.host}:${b.port}`);
+          r.upstream = { host: b.host, port: b.port };
+        }
+        continue;
+      }
+      (waits ??= []).push(this.open(b));
+    }
+    return waits && Promise.all(waits).then(() => undefined);
+  }
+
+  private open(b: BrokerAddress): Promise<BrokerRoute> {
+    let p = this.opening.get(b.nodeId);
+    if (p === undefined) {
+      p = this.listenFor(b).finally(() => this.opening.delete(b.nodeId));
+      this.opening.set(b.nodeId, p);
+    }
+    return p;
+  }
+
+  private async listenFor(b: BrokerAddress): Promise<BrokerRoute> {
+    const route: BrokerRoute = { nodeId: b.nodeId, upstream: { host: b.host, port: b.port }, server: undefined as unknown as Server, port: 0 };
+    const server = createServer({ noDelay: true }, (socket) => this.opts.accept(socket, route));
+    route.server = server;
+    const base = this.opts.brokerPortBase;
+    const wanted = base !== undefined ? base + b.nodeId : this.knownPorts.get(b.nodeId) ?? 0;
+    if (base !== undefined && (wanted < 1 || wanted > 65535)) {
+      throw new Error(`brokerPortBase ${base} + broker id ${b.nodeId} = ${wanted} is not a port: lower brokerPortBase`);
+    }
+    try {
+      await listen(server, this.opts.bindHost, wanted);
+    } catch (err) {
+      // A remembered port taken by something else: any free port will do (clients re-read Metadata).
+      if (base !== undefined || wanted === 0) throw err;
+      this.opts.log.warn({ nodeId: b.nodeId, port: wanted, err: String(err) }, `port ${wanted} of Kafka broker ${b.nodeId} is taken; using another`);
+      await listen(server, this.opts.bindHost, 0);
+    }
+    const addr = server.address();
+    route.port = typeof addr === 'object' && addr !== null ? addr.port : wanted;
+    if (this.closed) {
+      server.close();
+      return route;
+    }
+    this.routes.set(b.nodeId, route);
+    this.opts.log.info(
+      { nodeId: b.nodeId, listen: `${this.opts.bindHost}:${route.port}`, upstream: `${b.host}:${b.port}` },
+      `Kafka broker ${b.nodeId}: ${this.opts.bindHost}:${route.port} -> ${b.host}:${b.port}`,
+    );
+    if (this.knownPorts.get(b.nodeId) !== route.port) {
+      this.knownPorts.set(b.nodeId, route.port);
+      this.persist();
+    }
+    return route;
+  }
+
+  /** Folds a Metadata response into the state (and onto disk, in the background). */
+  learnMetadata(model: MetadataModel, allTopics: boolean): void {
+    this.state = mergeMetadata(this.state, model, allTopics, Date.now());
+    this.persist();
+  }
+
+  /** The ApiVersions the broker offers, as narrowed for clients. */
+  learnApiVersions(apiKeys: Iterable<[number, number, number]>): void {
+    const list = [...apiKeys];
+    if (this.state === undefined) return; // kept once a Metadata has given the rest of the state
+    const same = this.state.apiVersions.length === list.length && this.state.apiVersions.every((e, i) => e.every((x, j) => x === list[i]![j]));
+    if (same) return;
+    this.state = { ...this.state, apiVersions: list };
+    this.persist();
+  }
+
+  /** Highest version the cluster accepts for an api key, from the stored ApiVersions; undefined when unknown. */
+  maxVersion(apiKey: number): number | undefined {
+    const s = this.state;
+    if (s === undefined) return undefined;
+    for (const [k, , max] of s.apiVersions) if (k === apiKey) return max;
+    return s.apiVersions.length > 0 ? -1 : undefined;
+  }
+
+  /** Writes state and ports, one write at a time; bursts of changes coalesce into one. */
+  private persist(): void {
+    const dir = this.opts.stateDir;
+    if (dir === undefined || this.saveQueued) return;
+    this.saveQueued = true;
+    this.saving = this.saving.then(async () => {
+      this.saveQueued = false;
+      try {
+        if (this.state !== undefined) await saveClusterState(path.join(dir, STATE_FILE), this.state);
+        const tmp = path.join(dir, `${PORTS_FILE}.tmp`);
+        await fsp.writeFile(tmp, JSON.stringify(Object.fromEntries(this.knownPorts)));
+        await fsp.rename(tmp, path.join(dir, PORTS_FILE));
+      } catch (err) {
+        this.opts.log.error({ err: String(err), dir }, `could not save the Kafka cluster state in ${dir}: ${String(err)}`);
+      }
+    });
+  }
+
+  get brokerCount(): number {
+    return this.routes.size;
+  }
+
+  listeners(): { nodeId: number; listen: string; upstream: string }[] {
+    return [...this.routes.values()].map((r) => ({ nodeId: r.nodeId, listen: `${this.opts.bindHost}:${r.port}`, upstream: `${r.upstream.host}:${r.upstream.port}` }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.opening.values()]);
+    await Promise.all([...this.routes.values()].map((r) => new Promise<void>((res) => r.server.close(() => res()))));
+    await this.saving;
+  }
+
+  /** For a stateDir whose directory could not be created: fail at startup with the reason. */
+  static checkWritable(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  }
+}
