@@ -121,6 +121,7 @@ install_debs
 # test/services/kafka-install.sh: a no-op when ~/.cache/breakwater/kafka-<version>
 # is complete; otherwise needs java and mvn, and prints how long the download took.
 bash test/services/kafka-install.sh </dev/null >&2 || die "installing the Kafka jars failed (errors above): run bash test/services/kafka-install.sh"
+bash test/services/rdkafka-install.sh </dev/null >&2 || die "installing confluent-kafka (librdkafka) for the Kafka proxy tests failed (errors above): needs python3 with venv (apt-get install python3-venv) and PyPI access; run bash test/services/rdkafka-install.sh"
 
 # --- 2. node_modules and the build -------------------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../log/logger.js';
 import { listen } from '../http/listen.js';
-import { loadClusterState, mergeMetadata, saveClusterState, type ClusterState } from './messages/cluster-state.js';
+import { loadClusterState, mergeMetadata, saveClusterState, withApiVersions, type ClusterState } from './messages/cluster-state.js';
 import type { MetadataModel } from './messages/metadata.js';
 import type { BrokerAddress } from './rewrite.js';
 
@@ -40,6 +40,8 @@ export interface ClusterOptions {
 }
 
 const STATE_FILE = 'cluster-state.json';
+/** A broker that answered within this long counts as alive for blame(). */
+const ALIVE_MS = 30_000;
 const PORTS_FILE = 'broker-ports.json';
 
 export class KafkaCluster {
@@ -51,8 +53,33 @@ export class KafkaCluster {
   private saving: Promise<void> = Promise.resolve();
   private saveQueued = false;
   private closed = false;
+  /** Per upstream address: when it last answered, when a connection to it last failed. */
+  private readonly seen = new Map<string, { okAt: number; downAt: number }>();
 
   constructor(private readonly opts: ClusterOptions) {}
+
+  /** The broker at addr answered (a connection opened, a response arrived). */
+  brokerOk(addr: string, now: number): void {
+    const h = this.seen.get(addr);
+    if (h === undefined) this.seen.set(addr, { okAt: now, downAt: 0 });
+    else h.okAt = now;
+  }
+
+  /**
+   * A connection to addr failed. Returns whether that is the cluster's trouble (and counts
+   * against its breaker): not when another broker answered lately, because one broker down in
+   * a cluster is Kafka's own business: clients see it as a dead broker and move to the new
+   * leader, as they would without breakwater.
+   */
+  brokerDown(addr: string, now: number): boolean {
+    const h = this.seen.get(addr);
+    if (h === undefined) this.seen.set(addr, { okAt: 0, downAt: now });
+    else h.downAt = now;
+    for (const [a, o] of this.seen) {
+      if (a !== addr && o.okAt > o.downAt && now - o.okAt < ALIVE_MS) return false;
+    }
+    return true;
+  }
 
   /** Loads the state kept on disk and opens a listener for every broker it names. */
   async start(): Promise<void> {
@@ -67,9 +94,8 @@ export class KafkaCluster {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.opts.log.warn({ err: String(err) }, `ignoring ${PORTS_FILE}: ${String(err)}`);
     }
-    const loaded = await loadClusterState(path.join(dir, STATE_FILE)).catch((err: unknown) => {
-      this.opts.log.warn({ err: String(err) }, `ignoring the stored Kafka cluster state: ${String(err)}`);
-      return undefined;
+    const loaded = await loadClusterState(path.join(dir, STATE_FILE), (err) => {
+      this.opts.log.warn({ err: err.message }, `ignoring the stored Kafka cluster state: ${err.message}`);
     });
     if (loaded === undefined) return;
     this.state = loaded;
@@ -157,17 +183,23 @@ export class KafkaCluster {
 
   /** Folds a Metadata response into the state (and onto disk, in the background). */
   learnMetadata(model: MetadataModel, allTopics: boolean): void {
-    this.state = mergeMetadata(this.state, model, allTopics, Date.now());
+    const before = this.state;
+    let next = mergeMetadata(before, model, allTopics, Date.now());
+    // ApiVersions usually comes first, before there is a state to keep it in.
+    if (next.apiVersions.length === 0 && this.apiVersions !== undefined) next = withApiVersions(next, this.apiVersions, Date.now());
+    this.state = next;
     this.persist();
   }
 
+  private apiVersions: [number, number, number][] | undefined;
+
   /** The ApiVersions the broker offers, as narrowed for clients. */
-  learnApiVersions(apiKeys: Iterable<[number, number, number]>): void {
-    const list = [...apiKeys];
-    if (this.state === undefined) return; // kept once a Metadata has given the rest of the state
-    const same = this.state.apiVersions.length === list.length && this.state.apiVersions.every((e, i) => e.every((x, j) => x === list[i]![j]));
-    if (same) return;
-    this.state = { ...this.state, apiVersions: list };
+  learnApiVersions(apiKeys: [number, number, number][]): void {
+    const prev = this.apiVersions ?? this.state?.apiVersions;
+    if (prev !== undefined && prev.length === apiKeys.length && prev.every((e, i) => e[0] === apiKeys[i]![0] && e[1] === apiKeys[i]![1] && e[2] === apiKeys[i]![2])) return;
+    this.apiVersions = apiKeys;
+    if (this.state === undefined) return;
+    this.state = withApiVersions(this.state, apiKeys, Date.now());
     this.persist();
   }
 

@@ -93,6 +93,9 @@ export class KafkaConnection {
   private upScanner: FrameScanner | undefined;
   private upError: Error | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** host:port of the upstream connection, for the cluster's per-broker view. */
+  private upAddr = '';
+  private okNoted = 0;
   /** Entries that expect an answer, in request order. */
   private readonly queue: Entry[] = [];
   /** Entries written upstream that expect a response, in send order. */
@@ -260,6 +263,8 @@ export class KafkaConnection {
     this.upState = 'connecting';
     this.upError = undefined;
     const up = net.connect({ host: to.host, port: to.port, noDelay: true });
+    const addr = `${to.host}:${to.port}`;
+    this.upAddr = addr;
     this.upstream = up;
     this.upScanner = new FrameScanner(this.host.config.maxFrameBytes);
     this.connectTimer = setTimeout(() => up.destroy(new Error(`connect timeout after ${this.host.config.connectTimeout}ms`)), this.host.config.connectTimeout);
@@ -267,6 +272,8 @@ export class KafkaConnection {
       clearTimeout(this.connectTimer);
       if (this.closed) return;
       this.upState = 'open';
+      this.okNoted = Date.now();
+      this.host.cluster.brokerOk(addr, this.okNoted);
       const waiting = this.unsent;
       this.unsent = [];
       up.cork();
@@ -275,7 +282,7 @@ export class KafkaConnection {
     });
     up.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     up.on('error', (err) => (this.upError = err));
-    up.on('close', () => this.onUpstreamClose(up, `${to.host}:${to.port}`));
+    up.on('close', () => this.onUpstreamClose(up, addr));
   }
 
   private onUpstreamClose(up: net.Socket, addr: string): void {
@@ -287,11 +294,20 @@ export class KafkaConnection {
     this.upState = 'none';
     if (this.closed) return;
     const err = this.upError;
+    // One broker down while others answer is not the cluster's trouble: the client gets what a
+    // dead broker gives (a closed connection), refreshes Metadata and follows the new leader.
+    const clusterWide = err !== undefined || !wasOpen ? this.host.cluster.brokerDown(addr, Date.now()) : false;
     if (!wasOpen) {
-      // Could not connect: one failure for the attempt; the waiting requests are answered here.
       const message = `Kafka broker ${addr} unreachable: ${err?.message ?? 'connection closed'}`;
       const waiting = this.unsent;
       this.unsent = [];
+      if (!clusterWide) {
+        for (const e of waiting) this.settle(e, 'ignored');
+        this.host.log.debug({ upstream: addr, err: err?.message }, `${message}; other brokers answer: closing the client connection as the broker would`);
+        this.destroy();
+        return;
+      }
+      // The cluster is unreachable: one failure for the attempt; the waiting requests are answered here.
       let counted = false;
       for (const e of waiting) {
         if (!counted && e.token >= 0) {
@@ -309,7 +325,7 @@ export class KafkaConnection {
     const inFlight = this.sent.length + this.unsent.length;
     let counted = false;
     for (const e of [...this.sent, ...this.unsent]) {
-      if (err !== undefined && !counted && e.token >= 0) {
+      if (err !== undefined && clusterWide && !counted && e.token >= 0) {
         this.settle(e, 'failure', `Kafka broker ${addr} connection lost: ${err.message}`);
         counted = true;
       } else this.settle(e, 'ignored');
@@ -327,6 +343,11 @@ export class KafkaConnection {
   private onUpstreamData(chunk: Buffer): void {
     const scanner = this.upScanner;
     if (scanner === undefined || this.closed) return;
+    const now = Date.now();
+    if (now - this.okNoted > 1000) {
+      this.okNoted = now;
+      this.host.cluster.brokerOk(this.upAddr, now);
+    }
     scanner.push(chunk);
     this.client.cork();
     try {
@@ -590,8 +611,8 @@ export class KafkaConnection {
   checkTimeout(now: number): void {
     const e = this.sent[0];
     if (e === undefined || e.deadline > now) return;
-    const message = `no response to ${apiName(e.apiKey)} within ${Math.round(now - e.started)}ms (timeout)`;
-    this.settle(e, 'failure', message);
+    const message = `no response to ${apiName(e.apiKey)} from ${this.upAddr} within ${Math.round(now - e.started)}ms (timeout)`;
+    this.settle(e, this.host.cluster.brokerDown(this.upAddr, Date.now()) ? 'failure' : 'ignored', message);
     this.host.log.warn({ api: apiName(e.apiKey) }, `Kafka: ${message}; closing the connection`);
     this.destroy();
   }
@@ -610,7 +631,18 @@ export class KafkaConnection {
   }
 
   private onClientClose(): void {
-    if (!this.closed) this.destroy();
+    if (this.closed) return;
+    // Gone mid-request: a partial frame, or requests still unanswered (a long poll that a
+    // leaving consumer abandons is normal and not counted).
+    const unanswered = this.queue.filter((e) => !e.untimed).length;
+    if (this.scanner.pending > 0 || unanswered > 0) {
+      this.host.dep.metrics.badRequest('client_disconnect');
+      this.host.log.info(
+        { client: this.client.remoteAddress, partialBytes: this.scanner.pending, unanswered },
+        `Kafka client left mid-request (${this.scanner.pending} bytes of a partial frame, ${unanswered} unanswered requests)`,
+      );
+    }
+    this.destroy();
   }
 
   /** Closes both sides; permits still held are released without an outcome. */

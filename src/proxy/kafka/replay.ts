@@ -1,7 +1,7 @@
 // Forwards what the spool holds to the cluster, oldest first, once the breaker lets requests
-// through: asks Metadata for the partition leaders, sends each leader one Produce (acks=all)
-// with the spooled batches of its partitions concatenated in spool order, and acknowledges the
-// spool only up to the first entry not yet accepted. Delivery is at least once: a crash between
+// through: asks Metadata for the partition leaders, then sends waves of Produce requests
+// (acks=all), one per leader with the next spooled batch of each of its partitions, and
+// acknowledges the spool only up to the first entry not yet accepted. Delivery is at least once: a crash between
 // the cluster's acknowledgement and the spool's sends those batches again.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -118,7 +118,7 @@ export class SpoolForwarder {
     const state = dep.breaker.state;
     if (state === 'open' || state === 'forced_open') return Math.max(250, Math.min(dep.breaker.retryAfterMs() || 1000, 5000));
     const peeked = await spool.peek(PEEK_BYTES, PEEK_ENTRIES);
-    const todo = peeked.filter((e) => !this.done.has(e.seq));
+    let todo = peeked.filter((e) => !this.done.has(e.seq));
     if (todo.length > 0) {
       let leaders: Map<string, Upstream & { nodeId: number }>;
       try {
@@ -126,26 +126,36 @@ export class SpoolForwarder {
       } catch (err) {
         return this.failed(`spool forwarder: partition leaders unknown: ${String((err as Error).message ?? err)}`);
       }
-      const groups = new Map<string, { to: Upstream; entries: SpoolEntry[] }>();
-      const unled: string[] = [];
-      for (const e of todo) {
-        const l = leaders.get(e.stream);
-        if (l === undefined) {
-          unled.push(e.stream);
-          continue;
+      // Kafka takes exactly one record batch per partition in a Produce (INVALID_RECORD
+      // otherwise), and a spool entry is one batch: waves of one entry per partition, each wave
+      // acknowledged before the next, keep the order per partition.
+      while (todo.length > 0 && !this.closed) {
+        const groups = new Map<string, { to: Upstream; entries: SpoolEntry[] }>();
+        const inWave = new Set<string>();
+        const unled = new Set<string>();
+        for (const e of todo) {
+          if (inWave.has(e.stream)) continue;
+          inWave.add(e.stream);
+          const l = leaders.get(e.stream);
+          if (l === undefined) {
+            unled.add(e.stream);
+            continue;
+          }
+          const key = `${l.host}:${l.port}`;
+          let g = groups.get(key);
+          if (g === undefined) groups.set(key, (g = { to: l, entries: [] }));
+          g.entries.push(e);
         }
-        const key = `${l.host}:${l.port}`;
-        let g = groups.get(key);
-        if (g === undefined) groups.set(key, (g = { to: l, entries: [] }));
-        g.entries.push(e);
+        const results = await Promise.all([...groups.values()].map((g) => this.produce(g.to, g.entries)));
+        const problem = results.find((r) => r !== undefined) ?? (unled.size > 0 ? `no leader known for ${[...unled].slice(0, 5).join(', ')}` : undefined);
+        if (problem !== undefined) {
+          await this.ackPrefix(peeked);
+          return this.failed(problem);
+        }
+        todo = todo.filter((e) => !this.done.has(e.seq));
       }
-      const results = await Promise.all([...groups.values()].map((g) => this.produce(g.to, g.entries)));
-      const problem = results.find((r) => r !== undefined) ?? (unled.length > 0 ? `no leader yet for ${[...new Set(unled)].slice(0, 5).join(', ')}` : undefined);
-      await this.ackPrefix(peeked);
-      if (problem !== undefined) return this.failed(problem);
-    } else {
-      await this.ackPrefix(peeked);
     }
+    await this.ackPrefix(peeked);
     this.backoff = BACKOFF_MIN_MS;
     return 0;
   }
@@ -184,19 +194,15 @@ export class SpoolForwarder {
     const { dep, config } = this.o;
     const token = dep.admit();
     if (typeof token !== 'number') return `breaker ${dep.breaker.state}`;
-    // Per partition, the batches in spool order, concatenated: one records field.
+    // One entry (one record batch) per partition: the caller makes the waves.
     const byStream = new Map<string, SpoolEntry[]>();
-    for (const e of entries) {
-      let l = byStream.get(e.stream);
-      if (l === undefined) byStream.set(e.stream, (l = []));
-      l.push(e);
-    }
     const byTopic = new Map<string, { index: number; records: Buffer }[]>();
-    for (const [stream, list] of byStream) {
-      const { topic, partition } = parseStream(stream);
+    for (const e of entries) {
+      byStream.set(e.stream, [e]);
+      const { topic, partition } = parseStream(e.stream);
       let t = byTopic.get(topic);
       if (t === undefined) byTopic.set(topic, (t = []));
-      t.push({ index: partition, records: list.length === 1 ? list[0]!.payload : Buffer.concat(list.map((e) => e.payload)) });
+      t.push({ index: partition, records: e.payload });
     }
     const started = performance.now();
     const body = encodeProduceRequest(PRODUCE_VERSION, {

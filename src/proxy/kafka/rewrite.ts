@@ -43,13 +43,20 @@ export const API_VERSIONS_MAX_VERSION = 4;
  * versions rewriteAddresses knows, ApiVersions at the versions narrowApiVersions knows (Kafka
  * 4.4 advertises ApiVersions v5, whose layout this module does not know), and Produce <= 9 /
  * Fetch <= 15, the last versions before KIP-951 added leader endpoints (NodeEndpoints tagged
- * fields) to their responses, which are not rewritten here.
+ * fields) to their responses, which are not rewritten here; the share-group APIs (76-79),
+ * whose ShareFetch/ShareAcknowledge responses carry NodeEndpoints too, are removed.
  */
 export const DEFAULT_NARROW_LIMITS: ReadonlyMap<number, number> = new Map([
   ...REWRITABLE_MAX_VERSIONS,
   [API_API_VERSIONS, API_VERSIONS_MAX_VERSION],
   [0, 9],
   [1, 15],
+  // Share groups (KIP-932): ShareFetch/ShareAcknowledge responses carry NodeEndpoints, which
+  // are not rewritten: not offered, so clients never learn a broker's real address from them.
+  [76, -1],
+  [77, -1],
+  [78, -1],
+  [79, -1],
 ]);
 
 /** One address in a body: where its host string (with length prefix) and port are. */

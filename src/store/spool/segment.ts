@@ -8,7 +8,9 @@
 //
 // length is the whole record, header included; crc32 covers everything after
 // itself (length included), so a torn or flipped length is caught as well.
-// A record is only trusted when it fits in the file and its crc matches.
+// A record is only trusted when it fits in the file and its crc matches. An
+// all-zero header (crc and length 0, which no record has) ends the data: the
+// spool writes zeroes ahead of the records (see spool.ts).
 import type { FileHandle } from 'node:fs/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -39,6 +41,8 @@ export interface IndexEntry {
 export class Segment {
   /** Bytes in the file that hold whole, durable records (the next write goes here). */
   size: number;
+  /** The file is written (zeroes past size) up to here: see PREZERO_BYTES in spool.ts. */
+  zeroedTo: number;
   /** Highest seq written into it; 0 while empty. */
   lastSeq = 0;
   /** peek() reads in progress: an acknowledged segment is unlinked when the last one ends. */
@@ -52,6 +56,7 @@ export class Segment {
     size: number,
   ) {
     this.size = size;
+    this.zeroedTo = size;
   }
 
   /** Closes and unlinks now, or when the last reader is done. */
@@ -137,11 +142,13 @@ export async function readFully(handle: FileHandle, buf: Buffer, length: number,
 export interface ScanResult {
   /** Entries with seq > skipThrough, in file order. */
   entries: IndexEntry[];
-  /** Offset just past the last good record. */
+  /** Offset just past the last good record (zeroes written ahead may follow). */
   goodBytes: number;
   fileBytes: number;
   /** Why scanning stopped before the end of the file; undefined when the file is whole. */
   damage: string | undefined;
+  /** An intact record follows the damaged one: not a torn tail. */
+  intactAfter: boolean;
   lastSeq: number;
 }
 
@@ -170,12 +177,15 @@ export async function scanSegment(segment: Segment, afterSeq: number, skipThroug
   let pos = 0;
   let lastSeq = afterSeq;
   let damage: string | undefined;
+  let intactAfter = false;
   while (pos < fileBytes) {
     if (!(await load(pos, HEADER_BYTES))) {
       damage = 'torn record header';
       break;
     }
     const length = buf.readUInt32BE(pos - bufStart + 4);
+    // Zeroes where a record would start: the written-ahead tail of the segment, the end of its data.
+    if (length === 0 && buf.readUInt32BE(pos - bufStart) === 0) break;
     if (length < HEADER_BYTES || pos + length > fileBytes) {
       damage = length < HEADER_BYTES ? `record length ${length} below the header size` : `record length ${length} runs past the end of the file`;
       break;
@@ -187,6 +197,12 @@ export async function scanSegment(segment: Segment, afterSeq: number, skipThroug
     const at = pos - bufStart;
     if (!recordIntact(buf, at, length)) {
       damage = 'checksum mismatch';
+      // A torn write is the end of the file; an intact record after this one means damage in the middle.
+      const next = pos + length;
+      if (await load(next, HEADER_BYTES)) {
+        const nextLength = buf.readUInt32BE(next - bufStart + 4);
+        intactAfter = nextLength >= HEADER_BYTES && (await load(next, nextLength)) && recordIntact(buf, next - bufStart, nextLength);
+      }
       break;
     }
     const seq = readU64(buf, at + 8);
@@ -210,5 +226,5 @@ export async function scanSegment(segment: Segment, afterSeq: number, skipThroug
     }
     pos += length;
   }
-  return { entries, goodBytes: pos, fileBytes, damage, lastSeq };
+  return { entries, goodBytes: pos, fileBytes, damage, intactAfter, lastSeq };
 }

@@ -89,6 +89,15 @@ const ACK_TEMP = 'ack.tmp';
 const LOCK_FILE = 'lock';
 // Drop the consumed front of the index array once it is this long and at least half of it.
 const COMPACT_AT = 4096;
+// Below this average append size a group is copied into one buffer before writing.
+const SMALL_RECORD_BYTES = 4096;
+// Zeroes written ahead of the records, this much at a time. fdatasync after
+// an append that grows the file also commits the new size and blocks (a
+// journal commit on ext4); after an overwrite of already written blocks it
+// only flushes data, about twice as fast (0.5 vs 1.2 ms measured). The zeroes
+// cost write bandwidth, not fsyncs: they go out with the records they follow.
+const PREZERO_BYTES = 1 << 20;
+const ZEROES = Buffer.alloc(PREZERO_BYTES);
 
 /** Directories (real paths) held by a Spool of this process: the lock file cannot tell this process's holders from a former process with the same pid. */
 const openHere = new Set<string>();
@@ -107,7 +116,7 @@ export class Spool {
   readonly maxBytes: number;
   readonly segmentBytes: number;
   readonly stats: SpoolStats = { appends: 0, entries: 0, writes: 0, fsyncs: 0, ackSyncs: 0 };
-  recovered: SpoolRecovery = { entries: 0, truncatedBytes: 0, truncatedSegment: null, reason: null };
+  readonly recovered: SpoolRecovery = { entries: 0, truncatedBytes: 0, truncatedSegment: null, reason: null };
   readonly #now: () => number;
   readonly #realDir: string;
   #dirHandle!: FileHandle;
@@ -284,6 +293,8 @@ export class Spool {
     this.#closed = true;
     while (this.#flushing !== undefined) await this.#flushing;
     while (this.#acking !== undefined) await this.#acking;
+    const active = this.#active;
+    if (this.#failure === undefined && active !== undefined && active.zeroedTo > active.size) await active.handle.truncate(active.size).catch(() => undefined);
     await this.#release();
   }
 
@@ -361,7 +372,13 @@ export class Spool {
             bytes += group[j]!.buf.length;
             j++;
           }
-          await writeAll(active.handle, bufs, bytes, active.size);
+          // Many small records: one copy into a single buffer costs less than handing the kernel an iovec each.
+          const out = bufs.length > 1 && bytes < bufs.length * SMALL_RECORD_BYTES ? [Buffer.concat(bufs, bytes)] : bufs;
+          const end = active.size + bytes;
+          const pad = end > active.zeroedTo ? Math.max(0, Math.min(PREZERO_BYTES, this.segmentBytes - end)) : 0;
+          if (pad > 0) out.push(ZEROES.subarray(0, pad));
+          await writeAll(active.handle, out, bytes + pad, active.size);
+          active.zeroedTo = Math.max(active.zeroedTo, end + pad);
           this.stats.writes++;
           await active.handle.datasync();
           this.stats.fsyncs++;
@@ -401,6 +418,12 @@ export class Spool {
 
   /** A new active segment named firstSeq; the directory is fsynced so the file survives a crash. */
   async #roll(firstSeq: number): Promise<Segment> {
+    // Drop the zeroes written ahead in the segment before (harmless if a crash undoes this).
+    const previous = this.#segments[this.#segments.length - 1];
+    if (previous !== undefined && previous.zeroedTo > previous.size) {
+      await previous.handle.truncate(previous.size);
+      previous.zeroedTo = previous.size;
+    }
     const file = path.join(this.dir, segmentName(firstSeq));
     const handle = await fs.open(file, 'wx+');
     const segment = new Segment(file, firstSeq, handle, 0);
@@ -456,8 +479,14 @@ export class Spool {
       const segment = new Segment(file, firstSeq, await fs.open(file, isLast ? 'r+' : 'r'), 0);
       this.#segments.push(segment);
       const scan = await scanSegment(segment, lastSeq, ackCursor);
+      if (scan.damage === undefined && isLast && scan.goodBytes < scan.fileBytes) {
+        // Zeroes written ahead (or left by a crash in them): cut so the next write continues the data.
+        await segment.handle.truncate(scan.goodBytes);
+        await segment.handle.sync();
+      }
       if (scan.damage !== undefined) {
-        if (!isLast) throw new SpoolCorruptError(file, scan.goodBytes, scan.damage);
+        // Cutting there would drop acknowledged entries after the damage: refuse instead.
+        if (!isLast || scan.intactAfter) throw new SpoolCorruptError(file, scan.goodBytes, scan.damage);
         // A torn tail: the write that was cut short was never acknowledged to anyone.
         await segment.handle.truncate(scan.goodBytes);
         await segment.handle.sync();
@@ -465,7 +494,7 @@ export class Spool {
         this.recovered.truncatedSegment = file;
         this.recovered.reason = scan.damage;
       }
-      segment.size = scan.goodBytes;
+      segment.size = segment.zeroedTo = scan.goodBytes;
       segment.lastSeq = scan.goodBytes > 0 ? scan.lastSeq : 0;
       lastSeq = scan.lastSeq;
       for (const entry of scan.entries) {

@@ -22,7 +22,7 @@ interface ModelEntry {
 type Op =
   | { op: 'append'; batches: SpoolInput[][] }
   | { op: 'ack'; at: number }
-  | { op: 'peek'; maxBytes: number; maxEntries: number }
+  | { op: 'peek'; maxBytes: number; maxEntries: number; exactPrefix: number | null }
   | { op: 'reopen' };
 
 const inputArb: fc.Arbitrary<SpoolInput> = fc.record({
@@ -33,7 +33,7 @@ const inputArb: fc.Arbitrary<SpoolInput> = fc.record({
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ op: fc.constant('append' as const), batches: fc.array(fc.array(inputArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('ack' as const), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('peek' as const), maxBytes: fc.nat(1_000), maxEntries: fc.integer({ min: 1, max: 10 }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('peek' as const), maxBytes: fc.nat(1_000), maxEntries: fc.integer({ min: 1, max: 10 }), exactPrefix: fc.option(fc.nat(6)) }) },
   { weight: 1, arbitrary: fc.constant({ op: 'reopen' as const }) },
 );
 
@@ -79,10 +79,12 @@ t.test('append/ack/peek/reopen match the model', async (t) => {
             await spool.ack(model[k]!.seq);
             model.splice(0, k + 1);
           } else if (step.op === 'peek') {
-            const got = await spool.peek(step.maxBytes, step.maxEntries);
+            // exactPrefix: maxBytes exactly the payload bytes of the first entries (the boundary case).
+            const maxBytes = step.exactPrefix === null ? step.maxBytes : model.slice(0, step.exactPrefix + 1).reduce((n, e) => n + e.payload.length, 0);
+            const got = await spool.peek(maxBytes, step.maxEntries);
             let n = 0;
             let bytes = 0;
-            while (n < model.length && n < step.maxEntries && (n === 0 || bytes + model[n]!.payload.length <= step.maxBytes)) bytes += model[n++]!.payload.length;
+            while (n < model.length && n < step.maxEntries && (n === 0 || bytes + model[n]!.payload.length <= maxBytes)) bytes += model[n++]!.payload.length;
             t.same(got.map((e) => e.seq), model.slice(0, n).map((e) => e.seq), 'peek picks the model prefix');
           } else {
             await spool.close();

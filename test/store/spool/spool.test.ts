@@ -97,7 +97,7 @@ t.test('restart recovers exactly the unacknowledged entries, payloads identical'
 });
 
 t.test('a torn tail is cut back to the last good record', async (t) => {
-  for (const damage of ['truncate', 'flip', 'garbage'] as const) {
+  for (const damage of ['truncate', 'flip', 'garbage', 'zeroes'] as const) {
     await t.test(damage, async (t) => {
       const dir = tempDir(t);
       let spool = await Spool.open({ dir, maxBytes: 1 << 20 });
@@ -114,14 +114,16 @@ t.test('a torn tail is cut back to the last good record', async (t) => {
         buf[goodBytes + HEADER_BYTES + 5]! ^= 0x40; // a payload byte of the last record
         fs.writeFileSync(full, buf);
       }
-      if (damage === 'garbage') fs.appendFileSync(full, Buffer.alloc(100, 0)); // zeroes past the end, as after a crash
+      if (damage === 'garbage') fs.appendFileSync(full, Buffer.alloc(100, 0xff)); // junk past the end
+      if (damage === 'zeroes') fs.appendFileSync(full, Buffer.alloc(100, 0)); // as the zeroes written ahead
       spool = await Spool.open({ dir, maxBytes: 1 << 20 });
-      const expectedEntries = damage === 'garbage' ? 10 : 9;
+      const expectedEntries = damage === 'garbage' || damage === 'zeroes' ? 10 : 9;
       t.equal(spool.recovered.entries, expectedEntries);
-      t.equal(spool.recovered.truncatedBytes, damage === 'garbage' ? 100 : damage === 'truncate' ? lastSize - 7 : lastSize);
-      t.equal(spool.recovered.truncatedSegment, full);
-      t.type(spool.recovered.reason, 'string');
-      t.equal(fs.statSync(full).size, damage === 'garbage' ? bytes : goodBytes, 'file cut back');
+      t.equal(spool.recovered.truncatedBytes, damage === 'garbage' ? 100 : damage === 'zeroes' ? 0 : damage === 'truncate' ? lastSize - 7 : lastSize);
+      t.equal(spool.recovered.truncatedSegment, damage === 'zeroes' ? null : full);
+      if (damage === 'zeroes') t.equal(spool.recovered.reason, null, 'zeroes are the end of the data, not damage');
+      else t.type(spool.recovered.reason, 'string');
+      t.equal(fs.statSync(full).size, damage === 'garbage' || damage === 'zeroes' ? bytes : goodBytes, 'file cut back');
       const entries = await spool.peek(Infinity);
       t.same(texts(entries), Array.from({ length: expectedEntries }, (_, i) => `record-${i}-${'x'.repeat(i * 10)}`));
       // Appending after recovery continues the file cleanly.
@@ -153,6 +155,27 @@ t.test('damage in a segment before the last is reported, not dropped', async (t)
   fs.writeFileSync(first, buf);
   spool = await Spool.open({ dir, maxBytes: 1 << 20, segmentBytes: 200 });
   t.equal(spool.depth.entries, 6);
+  await spool.close();
+});
+
+t.test('a flipped byte before intact records of the last segment is damage, not a torn tail', async (t) => {
+  const dir = tempDir(t);
+  let spool = await Spool.open({ dir, maxBytes: 1 << 20 });
+  for (let i = 0; i < 3; i++) await spool.append([input('m/0', `middle-${i}`)]);
+  await spool.close();
+  const file = path.join(dir, segments(dir)[0]!);
+  const buf = fs.readFileSync(file);
+  const second = size('m/0', 'middle-0');
+  buf[second + HEADER_BYTES + 4]! ^= 0x10;
+  fs.writeFileSync(file, buf);
+  const err = await Spool.open({ dir, maxBytes: 1 << 20 }).catch((e: unknown) => e);
+  t.type(err, SpoolCorruptError);
+  t.match(err, { code: 'E_SPOOL_CORRUPT', offset: second, message: /damaged at byte/ });
+  t.equal(fs.statSync(file).size, buf.length, 'nothing cut');
+  buf[second + HEADER_BYTES + 4]! ^= 0x10;
+  fs.writeFileSync(file, buf);
+  spool = await Spool.open({ dir, maxBytes: 1 << 20 });
+  t.same(texts(await spool.peek(Infinity)), ['middle-0', 'middle-1', 'middle-2']);
   await spool.close();
 });
 
@@ -296,4 +319,23 @@ t.test('a second open of the same dir fails; a stale lock is taken over', async 
     t.equal(JSON.parse(fs.readFileSync(path.join(dir, 'lock'), 'utf8')).pid, process.pid, `took over ${stale}`);
     await s.close();
   }
+});
+
+t.test('zeroes are written ahead of the records and cut on roll and close', async (t) => {
+  const dir = tempDir(t);
+  const spool = await Spool.open({ dir, maxBytes: 4 << 20, segmentBytes: 2 << 20 });
+  await spool.append([input('z/0', 'first')]);
+  const [file] = segments(dir);
+  const full = path.join(dir, file!);
+  t.equal(fs.statSync(full).size, size('z/0', 'first') + (1 << 20), '1 MiB written ahead');
+  await spool.append([input('z/0', 'second')]);
+  t.equal(fs.statSync(full).size, size('z/0', 'first') + (1 << 20), 'the next write lands in the zeroes');
+  await spool.append([input('z/0', 'x'.repeat((2 << 20) - 50))]);
+  t.equal(fs.statSync(full).size, size('z/0', 'first') + size('z/0', 'second'), 'rolling cuts the zeroes of the segment before');
+  await spool.close();
+  t.same(
+    segments(dir).map((f) => fs.statSync(path.join(dir, f)).size),
+    [size('z/0', 'first') + size('z/0', 'second'), size('z/0', 'x'.repeat((2 << 20) - 50))],
+    'close cuts the zeroes of the active segment',
+  );
 });

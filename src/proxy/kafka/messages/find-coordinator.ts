@@ -101,10 +101,10 @@ export function encodeFindCoordinatorError(version: number, keys: readonly strin
 }
 
 /**
- * COORDINATOR_NOT_AVAILABLE (15) for every key, the way a Kafka broker answers while its
- * coordinator topic is not ready: with Kafka's message in v1-3, without a message (null) per
- * coordinator in v4+ (as Kafka 4.4 sends it).
+ * COORDINATOR_NOT_AVAILABLE (15) for every key, byte for byte what Kafka 4.4 answers while its
+ * coordinator topic is being created: v0 without a message field, v1-3 with Kafka's message
+ * ("The coordinator is not available."), v4+ with an empty (not null) message per coordinator.
  */
 export function encodeCoordinatorNotAvailable(version: number, keys: readonly string[]): Buffer {
-  return encodeFindCoordinatorError(version, keys, COORDINATOR_NOT_AVAILABLE, version >= FIND_COORDINATOR_FIRST_BATCHED ? null : COORDINATOR_NOT_AVAILABLE_MESSAGE);
+  return encodeFindCoordinatorError(version, keys, COORDINATOR_NOT_AVAILABLE, version >= FIND_COORDINATOR_FIRST_BATCHED ? '' : COORDINATOR_NOT_AVAILABLE_MESSAGE);
 }

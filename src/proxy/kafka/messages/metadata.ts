@@ -26,7 +26,7 @@ export const METADATA_MAX_VERSION = 13;
 export const METADATA_FIRST_FLEXIBLE = 9;
 /** "Authorized operations not provided" (the spec default for both bitfields). */
 export const AUTHORIZED_OPERATIONS_UNKNOWN = -2147483648;
-/** The all-zero topic id: "no topic id". */
+/** The all-zero topic id: "no topic id" (shared: never write into it). */
 export const ZERO_TOPIC_ID: Buffer = Buffer.alloc(16);
 
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
@@ -308,7 +308,9 @@ export function encodeMetadataResponse(version: number, model: MetadataModel): B
  * UNKNOWN_TOPIC_OR_PARTITION (3); a topic asked for by an unknown id (or with neither name nor
  * id) gets UNKNOWN_TOPIC_ID (100) with a null name; both without partitions. Authorized
  * operations are INT32_MIN (not provided) unless the request asked for topic operations and the
- * stored topic has them; cluster operations are always INT32_MIN.
+ * stored topic has them; cluster operations are always INT32_MIN. Below v12 a topic asked for by
+ * id only (which Kafka refuses with INVALID_REQUEST) is answered as an unknown id with name "".
+ * Byte for byte what Kafka 4.4 answers from the same state (checked against a real broker).
  */
 export function answerMetadata(version: number, state: ClusterState, request: MetadataRequest): Buffer {
   checkVersion(version, 'response');
@@ -350,11 +352,11 @@ export function answerMetadata(version: number, state: ClusterState, request: Me
       if (q.name !== null) {
         const t = byName.get(q.name);
         if (t) found.push(answer(t));
-        else unknownNames.push(missing(request.allowAutoTopicCreation ? LEADER_NOT_AVAILABLE : UNKNOWN_TOPIC_OR_PARTITION, q.name, ZERO_TOPIC_ID));
+        else unknownNames.push(missing(request.allowAutoTopicCreation ? LEADER_NOT_AVAILABLE : UNKNOWN_TOPIC_OR_PARTITION, q.name, Buffer.alloc(16)));
       } else {
         const t = q.topicId === null ? undefined : byId.get(q.topicId.toString('hex'));
         if (t) found.push(answer(t));
-        else unknownIds.push(missing(UNKNOWN_TOPIC_ID, null, q.topicId ?? ZERO_TOPIC_ID));
+        else unknownIds.push(missing(UNKNOWN_TOPIC_ID, null, q.topicId ?? Buffer.alloc(16)));
       }
     }
     topics = [...unknownIds, ...found, ...unknownNames];

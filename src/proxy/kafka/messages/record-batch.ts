@@ -53,7 +53,8 @@ export interface RecordsSummary {
  * and summarizes their headers. Throws KafkaWireError 'malformed' for a BatchLength that is
  * smaller than a batch header or runs past the end of `records` (also for a trailing piece
  * shorter than BaseOffset + BatchLength), or a negative RecordsCount; 'unsupported_version' for
- * a legacy message set (magic 0 or 1) or an unknown magic.
+ * a legacy message set (magic 0 or 1) or an unknown magic. Meant for Produce records, which
+ * must be whole batches: a Fetch response may end in a partial batch, which this rejects.
  */
 export function inspectRecords(records: Buffer): RecordsSummary {
   let batches = 0;
