@@ -25,8 +25,9 @@
 //    2-core machine this is much steadier than the rates.
 // Nothing is pinned: the JVM, breakwater and the client share the two cores, as they would in a
 // sidecar deployment. With --profile (or automatically when a target is missed, unless
-// --no-profile) a fresh breakwater runs under `node --cpu-prof` during a 100 B produce and a
-// 100 B consume, and the hottest functions (src/proxy/kafka first) are summarized.
+// --no-profile) a fresh breakwater runs under `node --cpu-prof` during a 100 B and a 1 KiB
+// produce and a 1 KiB consume, and the hottest functions (src/proxy/kafka first) are summarized,
+// as shares of the busy (non-idle) time.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -153,6 +154,7 @@ interface LatencyRun {
   /** the generator's own lateness (actual send minus scheduled), p99, ms */
   sendLagP99: number;
   bwUsPerSend: number | null;
+  kafkaUsPerSend: number;
   disturbance: Disturbance;
 }
 
@@ -488,10 +490,13 @@ async function profileRun(work: string, upstream: string): Promise<ProfileResult
   const none = () => ({ bw: 0, kafka: 0 });
   const t0 = Number(process.hrtime.bigint() / 1000n) + 1_000_000; // after the 1 s warm-up
   const p = await produceFor(producer, TOPIC.produce(100), 100, 1, D.produceSec, none);
+  const p1k = await produceFor(producer, TOPIC.produce(1024), 1024, 0, D.produceSec, none);
   await producer.disconnect();
-  const c = await consumeAll(k, TOPIC.consume(100), D.consumeCount[100]!, none);
+  const c = await consumeAll(k, TOPIC.consume(1024), D.consumeCount[1024]!, none);
   const t1 = Number(process.hrtime.bigint() / 1000n);
-  process.stdout.write(`   under the profiler: produce 100 B ${Math.round(p.acked / p.seconds)} msg/s, consume 100 B ${Math.round(c.read / c.readSec)} msg/s\n`);
+  process.stdout.write(
+    `   under the profiler: produce 100 B ${Math.round(p.acked / p.seconds)} msg/s, produce 1 KiB ${Math.round(p1k.acked / p1k.seconds)} msg/s, consume 1 KiB ${Math.round(c.read / c.readSec)} msg/s\n`,
+  );
   await bw.proc.stop(30_000); // SIGTERM: a graceful exit writes the profile
   const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`node --cpu-prof wrote no profile into ${profDir}`);
@@ -613,6 +618,8 @@ async function main(): Promise<void> {
         process.stdout.write(`   pre-filled ${TOPIC.consume(size)} in ${ms} ms\n`);
       }
       await producer.disconnect();
+      // one unrecorded read per path (JIT of the fetch path in breakwater and kafkajs)
+      for (const p of PATHS) await consumeAll(clients[p], TOPIC.consume(1024), D.consumeCount[1024]!, cpu);
       for (const size of D.sizes) {
         const count = D.consumeCount[size]!;
         for (let r = 0; r < D.rounds; r++) {
@@ -650,6 +657,8 @@ async function main(): Promise<void> {
         direct: { lat: [], lag: [], p99: [] },
         breakwater: { lat: [], lag: [], p99: [] },
       };
+      // unrecorded warm-up per path (JIT of the send path, kafkajs' connections)
+      for (const p of PATHS) await latencyRun(producers[p], D.rate, 2, 0);
       for (let r = 0; r < D.rounds; r++) {
         for (const p of orderOf(r)) {
           const c0 = cpu();
@@ -672,6 +681,7 @@ async function main(): Promise<void> {
             max: round(pctOf(lat, 100) / 1e6, 3),
             sendLagP99: round(pctOf(lag, 99) / 1e6, 3),
             bwUsPerSend: p === 'breakwater' ? round(((c1.bw - c0.bw) * 1000) / totalSends, 1) : null,
+            kafkaUsPerSend: round(((c1.kafka - c0.kafka) * 1000) / totalSends, 1),
             disturbance: m.disturbance,
           };
           results.latency.push(row);
@@ -754,7 +764,7 @@ async function main(): Promise<void> {
     const missed =
       results.summary.produce.some((x) => !x.met) || results.summary.consume.some((x) => !x.met) || results.summary.latency?.met === false;
     if (args.profile === true || (missed && args['no-profile'] !== true)) {
-      heading(`profile: a fresh breakwater under node --cpu-prof during a 100 B produce (${D.produceSec} s) and a 100 B consume${missed ? ' (a target was missed)' : ''}`);
+      heading(`profile: a fresh breakwater under node --cpu-prof during a 100 B and a 1 KiB produce (${D.produceSec} s each) and a 1 KiB consume${missed ? ' (a target was missed)' : ''}`);
       results.profile = await profileRun(work, kafka.brokers[0]!);
     }
   } catch (err) {
@@ -818,7 +828,7 @@ function report(): string {
     const errs = results.latency.reduce((a, r) => a + r.errors, 0);
     if (s.latency) {
       out.push(
-        `   added by breakwater: p50 ${s.latency.addedP50} ms, p99 ${s.latency.addedP99} ms (target <= ${TARGETS.addedP99Ms} ms: ${verdict(s.latency.met)}), p99.9 ${s.latency.addedP999} ms; breakwater CPU ${s.latency.bwUsPerSend} us/send; send errors ${errs}; max other CPU ${otherMax(results.latency)}%`,
+        `   added by breakwater: p50 ${s.latency.addedP50} ms, p99 ${s.latency.addedP99} ms (target <= ${TARGETS.addedP99Ms} ms: ${verdict(s.latency.met)}), p99.9 ${s.latency.addedP999} ms; breakwater CPU ${s.latency.bwUsPerSend} us/send (Kafka ${median(results.latency.map((r) => r.kafkaUsPerSend))} us/send); send errors ${errs}; max other CPU ${otherMax(results.latency)}%`,
       );
     }
   }
@@ -852,12 +862,15 @@ function report(): string {
         .map(([k, v]) => `${k} ${v}%`)
         .join(', ')}`,
     );
+    const busy = Math.max(0.1, 100 - p.areas.idle) / 100;
+    const b = (x: number): string => (x / busy).toFixed(1).padStart(5);
+    out.push(`   busy (not idle) ${round(p.durationMs * busy)} ms; the shares below are of the busy time`);
     out.push('   top self time, all code:');
-    for (const f of p.topSelf) out.push(`     ${f.selfPct.toFixed(1).padStart(5)}%  ${f.function}  ${f.where}`);
+    for (const f of p.topSelf) out.push(`     ${b(f.selfPct)}%  ${f.function}  ${f.where}`);
     out.push('   top self time in src/proxy/kafka:');
-    for (const f of p.kafkaSelf) out.push(`     ${f.selfPct.toFixed(1).padStart(5)}%  (total ${f.totalPct.toFixed(1)}%)  ${f.function}  ${f.where}`);
+    for (const f of p.kafkaSelf) out.push(`     ${b(f.selfPct)}%  (total ${b(f.totalPct)}%)  ${f.function}  ${f.where}`);
     out.push('   breakwater functions by total time:');
-    for (const f of p.breakwaterTotal.slice(0, 10)) out.push(`     ${f.totalPct.toFixed(1).padStart(5)}%  ${f.function}  ${f.where}`);
+    for (const f of p.breakwaterTotal.slice(0, 10)) out.push(`     ${b(f.totalPct)}%  ${f.function}  ${f.where}`);
   }
   if (results.error) out.push(`\nERROR: ${results.error}`);
   return out.join('\n');

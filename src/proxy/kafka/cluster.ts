@@ -205,11 +205,20 @@ export class KafkaCluster {
 
   /** Highest version the cluster accepts for an api key, from the stored ApiVersions; undefined when unknown. */
   maxVersion(apiKey: number): number | undefined {
-    const s = this.state;
-    if (s === undefined) return undefined;
-    for (const [k, , max] of s.apiVersions) if (k === apiKey) return max;
-    return s.apiVersions.length > 0 ? -1 : undefined;
+    const list = this.state?.apiVersions;
+    if (list === undefined || list.length === 0) return undefined;
+    // Asked on every request: a table rebuilt only when the list changes, not a scan.
+    if (this.maxTableOf !== list) {
+      const table = new Int16Array(1024).fill(-1);
+      for (const [k, , max] of list) if (k >= 0 && k < table.length) table[k] = max;
+      this.maxTable = table;
+      this.maxTableOf = list;
+    }
+    return apiKey >= 0 && apiKey < this.maxTable.length ? this.maxTable[apiKey]! : -1;
   }
+
+  private maxTable = new Int16Array(0);
+  private maxTableOf: unknown;
 
   /** Writes state and ports, one write at a time; bursts of changes coalesce into one. */
   private persist(): void {

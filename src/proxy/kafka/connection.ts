@@ -157,6 +157,7 @@ export class KafkaConnection {
       const max = this.host.cluster.maxVersion(apiKey);
       // The broker closes the connection on a version it does not offer; refusing here keeps a
       // client's mistake from counting against the cluster's breaker.
+      if (max === -1) return this.badInput('unknown_api', `api key ${apiKey} is not offered by the cluster`);
       if (max !== undefined && apiVersion > max) {
         return this.badInput('unsupported_version', `${apiName(apiKey)} v${apiVersion} is not offered (highest v${max}): the client ignored ApiVersions`);
       }

@@ -16,13 +16,14 @@ const FALLBACK = `      - match: { topics: [events] }
 
 t.test('outage: fail topic errors fast, spool topic keeps accepting, replay after recovery', async (t) => {
   const k = await withKafka(t);
-  const { bw, bootstrap } = await sidecar(t, k.brokers, { fallback: FALLBACK, breaker: '{ failures: 2, openFor: 1s, halfOpenSuccesses: 1 }' });
+  const { bw, bootstrap } = await sidecar(t, k.brokers, { fallback: FALLBACK, breaker: '{ failures: 2, openFor: 1s, halfOpenSuccesses: 1 }', extra: '    required: true\n' });
   const admin = kafka(k.brokers).admin();
   await admin.connect();
   t.teardown(() => admin.disconnect());
   await admin.createTopics({ topics: [{ topic: 'events', numPartitions: 3 }, { topic: 'audit', numPartitions: 1 }], waitForLeaders: true });
 
-  const producer = kafka([bootstrap], { retry: { retries: 0 } }).producer();
+  // kafkajs's default retry policy (5 retries): BROKER_NOT_AVAILABLE must still fail at once
+  const producer = kafka([bootstrap], { retry: { retries: 5, initialRetryTime: 300 } }).producer();
   await producer.connect();
   t.teardown(() => producer.disconnect());
   await producer.send({ topic: 'events', messages: [{ key: 'a', value: 'before-0' }] });
@@ -34,6 +35,7 @@ t.test('outage: fail topic errors fast, spool topic keeps accepting, replay afte
   let failures = 0;
   for (let i = 0; i < 3; i++) {
     const started = Date.now();
+    const producesBefore = await metricOf(bw, 'breakwater_kafka_requests_total{dependency="kafka",api="Produce"}');
     const err = await producer.send({ topic: 'audit', messages: [{ value: `audit-${i}` }] }).then(
       () => undefined,
       (e: Error) => e,
@@ -41,10 +43,14 @@ t.test('outage: fail topic errors fast, spool topic keeps accepting, replay afte
     t.ok(err, `audit send ${i} fails`);
     t.match(String(err?.message ?? err), /not available|broker/i, 'with the broker-not-available error');
     t.ok(Date.now() - started < 2500, `and fast (${Date.now() - started} ms)`);
+    const produces = (await metricOf(bw, 'breakwater_kafka_requests_total{dependency="kafka",api="Produce"}')) - producesBefore;
+    t.equal(produces, 1, 'kafkajs did not retry it');
     failures++;
   }
   t.equal(failures, 3);
   t.equal(await breakerState(bw), 'open', 'the breaker opened');
+  const ready = await bw.get('/readyz');
+  t.equal(ready.status, 503, 'not ready while the required Kafka breaker is open');
   const failFallbacks = await metricOf(bw, 'breakwater_fallbacks_total{dependency="kafka",kind="fail"}');
   t.ok(failFallbacks >= 1, `fail fallbacks counted (${failFallbacks})`);
 
@@ -70,7 +76,6 @@ t.test('outage: fail topic errors fast, spool topic keeps accepting, replay afte
   const byPartition = new Map<number, string[]>();
   let n = 0;
   const offsets = await admin.fetchTopicOffsets('events');
-  if (process.env.DEBUG_BW) console.error(bw.logs.map((l) => JSON.stringify(l)).join('\n'));
   t.equal(offsets.reduce((s, o) => s + Number(o.high), 0), 301, `Kafka holds 301 records in events (${JSON.stringify(offsets)})`);
   await new Promise<void>((resolve) => {
     void consumer.run({
@@ -93,4 +98,27 @@ t.test('outage: fail topic errors fast, spool topic keeps accepting, replay afte
   }
   t.ok(ordered, 'order kept per partition');
   t.equal(await breakerState(bw), 'closed', 'breaker closed again');
+});
+
+t.test('failWith NOT_LEADER_OR_FOLLOWER: kafkajs refreshes metadata and retries before it gives up', async (t) => {
+  const k = await withKafka(t);
+  const { bw, bootstrap } = await sidecar(t, k.brokers, { failWith: 'NOT_LEADER_OR_FOLLOWER', breaker: '{ failures: 1, openFor: 60s, halfOpenSuccesses: 1 }' });
+  const producer = kafka([bootstrap], { retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 400 } }).producer();
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  await producer.send({ topic: 'audit', messages: [{ value: 'before' }] });
+  await k.kill();
+  await bw.post('/breakers/kafka/force-open', 'secret-token');
+  const produceBefore = await metricOf(bw, 'breakwater_kafka_requests_total{dependency="kafka",api="Produce"}');
+  const metadataBefore = await metricOf(bw, 'breakwater_kafka_requests_total{dependency="kafka",api="Metadata"}');
+  const err = await producer.send({ topic: 'audit', messages: [{ value: 'during' }] }).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  t.ok(err, 'the send fails in the end');
+  t.match(String(err?.message), /leader/i, `with the not-leader error (${err?.message})`);
+  const produced = (await metricOf(bw, 'breakwater_kafka_requests_total{dependency="kafka",api="Produce"}')) - produceBefore;
+  const metadata = (await metricOf(bw, 'breakwater_kafka_requests_total{dependency="kafka",api="Metadata"}')) - metadataBefore;
+  t.equal(produced, 3, 'kafkajs sent the Produce 3 times (1 + 2 retries)');
+  t.ok(metadata >= 1, `and refreshed Metadata in between (${metadata} requests, answered from the stored state)`);
 });
