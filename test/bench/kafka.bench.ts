@@ -30,8 +30,10 @@
 // as shares of the busy (non-idle) time.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { SourceMap } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
@@ -60,6 +62,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string', default: 'produce,consume,latency' },
     rounds: { type: 'string' },
+    'consume-rounds': { type: 'string' },
     seconds: { type: 'string' },
     rate: { type: 'string', default: '500' },
     profile: { type: 'boolean', default: false },
@@ -80,6 +83,8 @@ for (const o of ONLY) {
 }
 const D = {
   rounds: Math.max(1, Number(args.rounds ?? (QUICK ? 1 : 3)) || 1),
+  /** a read takes well under a second: more rounds for the same time */
+  consumeRounds: Math.max(1, Number(args['consume-rounds'] ?? (QUICK ? 1 : 5)) || 1),
   produceSec: Math.max(1, Number(args.seconds ?? (QUICK ? 2 : 5)) || 5),
   produceWarmSec: 1,
   loops: 8,
@@ -170,7 +175,73 @@ interface LatencySummary {
   p99PerRound: number[];
 }
 
-type ProfileResult = ProfileSummary & { copiedTo: string; window: [number, number]; kafkaSelf: ProfileSummary['breakwaterSelf'] };
+/** busy time by the innermost breakwater frame on the stack, and the leaf under it (native writes, copies, GC) */
+interface Attribution {
+  owner: string;
+  leaf: string;
+  pct: number;
+}
+type ProfileResult = ProfileSummary & { copiedTo: string; window: [number, number]; kafkaSelf: ProfileSummary['breakwaterSelf']; byOwner: Attribution[] };
+
+/**
+ * Non-idle samples of the window grouped by (innermost breakwater frame, leaf function): says
+ * which of breakwater's functions the native time (socket writes, Buffer copies) is spent under.
+ * GC and other stacks without a breakwater frame are grouped under "(none)".
+ */
+function attribute(file: string, window: [number, number]): Attribution[] {
+  interface Node {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+    children?: number[];
+  }
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const maps = new Map<string, SourceMap | null>();
+  const where = (cf: Node['callFrame']): string => {
+    if (!maps.has(cf.url)) {
+      try {
+        maps.set(cf.url, new SourceMap(JSON.parse(fs.readFileSync(`${fileURLToPath(cf.url)}.map`, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]));
+      } catch {
+        maps.set(cf.url, null);
+      }
+    }
+    const e = maps.get(cf.url)?.findEntry(cf.lineNumber, cf.columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
+    const file = cf.url.slice(cf.url.indexOf('/dist/') + 6);
+    if (e?.originalSource === undefined || e.originalLine === undefined) return `${file}:${cf.lineNumber + 1}`;
+    return `${file.replace(/\.js$/, '.ts')}:${e.originalLine + 1}`;
+  };
+  const agg = new Map<string, number>();
+  let busy = 0;
+  let ts = prof.startTime;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const dt = Math.max(0, prof.timeDeltas[i] ?? 0);
+    ts += prof.timeDeltas[i] ?? 0;
+    if (ts < window[0] || ts > window[1]) continue;
+    const id = prof.samples[i]!;
+    const leaf = byId.get(id)!.callFrame;
+    if (leaf.functionName === '(idle)') continue;
+    busy += dt;
+    let owner = '(none)';
+    for (let s: number | undefined = id; s !== undefined; s = parent.get(s)) {
+      const cf = byId.get(s)!.callFrame;
+      if (cf.url.includes('/dist/src/')) {
+        owner = `${cf.functionName || '(anonymous)'} ${where(cf)}`;
+        break;
+      }
+    }
+    const key = `${owner}\u0000${leaf.functionName || '(anonymous)'}`;
+    agg.set(key, (agg.get(key) ?? 0) + dt);
+  }
+  return [...agg]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15)
+    .map(([k, v]) => {
+      const [owner, leaf] = k.split('\u0000') as [string, string];
+      return { owner, leaf, pct: round((v / Math.max(1, busy)) * 100, 1) };
+    });
+}
 
 interface Results {
   bench: 'kafka';
@@ -347,9 +418,8 @@ async function produceFor(producer: Producer, topic: string, size: number, warmS
 async function consumeAll(k: Kafka, topic: string, count: number, cpu: () => { bw: number; kafka: number }) {
   const consumer: Consumer = k.consumer({
     groupId: `bench-${topic}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+    // kafkajs' default fetch sizes (maxBytesPerPartition 1 MiB, maxBytes 10 MiB), what applications get
     maxWaitTimeInMs: 100,
-    maxBytes: 50 * 1024 * 1024,
-    maxBytesPerPartition: 4 * 1024 * 1024,
     allowAutoTopicCreation: false,
   });
   const tConnect = nowNs();
@@ -504,12 +574,14 @@ async function profileRun(work: string, upstream: string): Promise<ProfileResult
   fs.copyFileSync(path.join(profDir, file), copiedTo);
   const summary = summarizeProfile(copiedTo, { root: ROOT, top: 40, window: [t0, t1] });
   const kafkaSelf = summary.breakwaterSelf.filter((f) => f.where.startsWith('src/proxy/kafka')).slice(0, 15);
+  const byOwner = attribute(copiedTo, [t0, t1]);
   return {
     ...summary,
     topSelf: summary.topSelf.slice(0, 15),
     breakwaterSelf: summary.breakwaterSelf.slice(0, 15),
     breakwaterTotal: summary.breakwaterTotal.slice(0, 15),
     kafkaSelf,
+    byOwner,
     window: [t0, t1],
     copiedTo: path.relative(ROOT, copiedTo),
   };
@@ -611,7 +683,7 @@ async function main(): Promise<void> {
     }
 
     if (ONLY.has('consume')) {
-      heading(`2. consumer throughput: pre-fill ${D.sizes.map((s) => `${D.consumeCount[s]} x ${s} B`).join(', ')} directly, then a fresh group per read`);
+      heading(`2. consumer throughput: pre-fill ${D.sizes.map((s) => `${D.consumeCount[s]} x ${s} B`).join(', ')} directly, then a fresh group per read, ${D.consumeRounds} rounds`);
       const producer = await newProducer(clients.direct);
       for (const size of D.sizes) {
         const ms = await prefill(producer, TOPIC.consume(size), size, D.consumeCount[size]!);
@@ -622,7 +694,7 @@ async function main(): Promise<void> {
       for (const p of PATHS) await consumeAll(clients[p], TOPIC.consume(1024), D.consumeCount[1024]!, cpu);
       for (const size of D.sizes) {
         const count = D.consumeCount[size]!;
-        for (let r = 0; r < D.rounds; r++) {
+        for (let r = 0; r < D.consumeRounds; r++) {
           for (const p of orderOf(r)) {
             const m = await guard.measured(`consume ${size} B ${p}`, () => consumeAll(clients[p], TOPIC.consume(size), count, cpu));
             const v = m.value;
@@ -806,7 +878,7 @@ function report(): string {
   }
   if (s.consume.length) {
     out.push('');
-    out.push('2. Consumer throughput (fresh group, from the beginning, group join to last message)');
+    out.push(`2. Consumer throughput (fresh group, from the beginning, kafkajs default fetch sizes, group join to last message, ${D.consumeRounds} rounds)`);
     out.push('   size   direct msg/s   breakwater msg/s   ratio  target   bw CPU us/msg  max other CPU');
     for (const x of s.consume) {
       const rows = results.consume.filter((r) => r.size === x.size);
@@ -869,6 +941,8 @@ function report(): string {
     for (const f of p.topSelf) out.push(`     ${b(f.selfPct)}%  ${f.function}  ${f.where}`);
     out.push('   top self time in src/proxy/kafka:');
     for (const f of p.kafkaSelf) out.push(`     ${b(f.selfPct)}%  (total ${b(f.totalPct)}%)  ${f.function}  ${f.where}`);
+    out.push('   busy time by innermost breakwater frame <= leaf function (where the native time is spent):');
+    for (const a of p.byOwner) out.push(`     ${a.pct.toFixed(1).padStart(5)}%  ${a.owner}  <=  ${a.leaf}`);
     out.push('   breakwater functions by total time:');
     for (const f of p.breakwaterTotal.slice(0, 10)) out.push(`     ${b(f.totalPct)}%  ${f.function}  ${f.where}`);
   }

@@ -15,11 +15,15 @@ const FALLBACK = `      - match: { topics: any }
 t.test('spool edges: full, idempotent producers, acks=0', async (t) => {
   const k = await withKafka(t);
   const { bw, bootstrap } = await sidecar(t, k.brokers, { fallback: FALLBACK, maxSpoolBytes: '64KiB', breaker: '{ failures: 1, openFor: 1s, halfOpenSuccesses: 1 }' });
+  const admin = kafka(k.brokers).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'edge', numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
   const client = kafka([bootstrap], { retry: { retries: 0 } });
   const producer = client.producer();
   await producer.connect();
   t.teardown(() => producer.disconnect());
-  const idem = client.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const idem = kafka([bootstrap], { retry: { retries: 2, initialRetryTime: 100 } }).producer({ idempotent: true, maxInFlightRequests: 1 });
   await idem.connect();
   t.teardown(() => idem.disconnect());
   await producer.send({ topic: 'edge', messages: [{ value: 'warm-up' }] });
