@@ -180,7 +180,7 @@ export class KafkaConnection {
       acks = produceAcks(v, body);
       // While the spool still holds records of a partition, its new records queue behind them.
       const spool = this.host.spool;
-      if (spool !== undefined && spool.depth.entries > 0) {
+      if (spool !== undefined && spool.anyPending) {
         req = parseProduceRequest(v, body);
         if (this.draining(req, spool)) {
           const e = this.entry(frame, API_PRODUCE, v, correlationId, acks === 0);

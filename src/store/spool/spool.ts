@@ -195,6 +195,11 @@ export class Spool {
     return this.#streams.has(stream);
   }
 
+  /** Whether any stream has an unacknowledged entry (appends in flight included); no allocation. */
+  get anyPending(): boolean {
+    return this.#streams.size > 0;
+  }
+
   /**
    * Appends the inputs as consecutive entries, all or none, and resolves once
    * they are on disk (fdatasync). Rejects without writing anything:

@@ -26,7 +26,10 @@ t.test('append, peek and ack keep append order; depth follows', async (t) => {
   const spool = await Spool.open({ dir, maxBytes: 1 << 20, now: () => now });
   t.same(spool.depth, { entries: 0, records: 0, bytes: 0, oldestAppendedAt: null });
   t.same(await spool.peek(1000), []);
-  await spool.append([input('a/0', 'one', 2), input('b/0', 'two', 3)]);
+  t.notOk(spool.anyPending, 'anyPending: nothing yet');
+  const first = spool.append([input('a/0', 'one', 2), input('b/0', 'two', 3)]);
+  t.ok(spool.anyPending, 'anyPending counts an append still in flight');
+  await first;
   now = 2_000;
   await spool.append([input('a/0', 'three', 4)]);
   t.same(spool.depth, { entries: 3, records: 9, bytes: size('a/0', 'one') + size('b/0', 'two') + size('a/0', 'three'), oldestAppendedAt: 1_000 });
@@ -57,6 +60,7 @@ t.test('append, peek and ack keep append order; depth follows', async (t) => {
   await spool.ack(3);
   t.same(spool.depth, { entries: 0, records: 0, bytes: 0, oldestAppendedAt: null });
   t.notOk(spool.hasPending('a/0'));
+  t.notOk(spool.anyPending, 'anyPending: false once everything is acknowledged');
   await t.rejects(spool.ack(4), SpoolInputError, 'cannot ack what was never appended');
   await spool.append([input('a/0', 'four')]);
   t.same((await spool.peek(100)).map((e) => e.seq), [4], 'seqs keep counting after an ack');
