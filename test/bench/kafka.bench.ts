@@ -6,16 +6,17 @@
 // never asserts timings.
 //
 //   npx tsc -p tsconfig.json && node dist/test/bench/kafka.bench.js [--quick] [--rounds N]
-//        [--seconds S] [--only produce,consume,latency] [--rate R] [--profile | --no-profile]
+//        [--consume-rounds N] [--seconds S] [--only produce,consume,latency] [--rate R]
+//        [--profile | --no-profile]
 //        [--max-other-cpu P] [--max-attempts N] [--max-wait-quiet S]
 //
 // 1. Producer throughput, closed loop: kafkajs, acks=-1, 8 concurrent send loops, each send a
 //    batch of 100 messages of 100 B or 1 KiB, 1 s unmeasured then --seconds (5) measured:
 //    messages/s, MB/s (payload), breakwater/direct ratio (target >= 0.8).
 // 2. Consumer throughput: topics pre-filled directly (200k x 100 B, 50k x 1 KiB), then read
-//    from the beginning by a fresh consumer group through each path until all are read:
-//    messages/s from the group join to the last message (and including the join, for reference);
-//    ratio (target >= 0.8).
+//    from the beginning by a fresh consumer group (kafkajs' default fetch sizes) through each path
+//    until all are read, 5 rounds: messages/s from the group join to the last message (and
+//    including the join, for reference); ratio (target >= 0.8).
 // 3. Produce latency at a fixed rate, open loop: one message per send at --rate sends/s (500),
 //    scheduled by a worker thread (Atomics.wait, sub-ms) and measured from the SCHEDULED time to
 //    the ack, so a stall is counted in full (no coordinated omission); p50/p99/p99.9 per path and
@@ -181,7 +182,11 @@ interface Attribution {
   leaf: string;
   pct: number;
 }
-type ProfileResult = ProfileSummary & { copiedTo: string; window: [number, number]; kafkaSelf: ProfileSummary['breakwaterSelf']; byOwner: Attribution[] };
+interface ProfileResult {
+  copiedTo: string;
+  intervalUs: number;
+  phases: ProfilePhase[];
+}
 
 /**
  * Non-idle samples of the window grouped by (innermost breakwater frame, leaf function): says
@@ -551,40 +556,85 @@ async function latencyRun(producer: Producer, rate: number, warmSec: number, sec
 
 // ------------------------------------------------------------------------------- profile
 
+interface ProfilePhase {
+  phase: string;
+  /** the rate reached under the profiler */
+  msgPerSec: number;
+  /** breakwater's utime / stime over the phase (ms) */
+  userMs: number;
+  sysMs: number;
+  window: [number, number];
+  summary: Omit<ProfileSummary, 'file'>;
+  kafkaSelf: ProfileSummary['breakwaterSelf'];
+  byOwner: Attribution[];
+}
+
+const PROFILE_INTERVAL_US = 250;
+
+/** A fresh breakwater under --cpu-prof; one summary per phase (its own time window). */
 async function profileRun(work: string, upstream: string): Promise<ProfileResult> {
   const profDir = path.join(work, 'cpuprofile');
   fs.mkdirSync(profDir, { recursive: true });
-  const bw = await startBreakwater('breakwater-profiled', path.join(work, 'bw-profiled'), upstream, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+  const bw = await startBreakwater('breakwater-profiled', path.join(work, 'bw-profiled'), upstream, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${profDir}`,
+    `--cpu-prof-interval=${PROFILE_INTERVAL_US}`,
+  ]);
   const k = kafkaClient([bw.bootstrap], 'bench-profile');
   const producer = await newProducer(k);
   const none = () => ({ bw: 0, kafka: 0 });
-  const t0 = Number(process.hrtime.bigint() / 1000n) + 1_000_000; // after the 1 s warm-up
-  const p = await produceFor(producer, TOPIC.produce(100), 100, 1, D.produceSec, none);
-  const p1k = await produceFor(producer, TOPIC.produce(1024), 1024, 0, D.produceSec, none);
+  const us = (): number => Number(process.hrtime.bigint() / 1000n);
+  const raw: { phase: string; msgPerSec: number; window: [number, number]; userMs: number; sysMs: number }[] = [];
+  const phase = async (name: string, fn: () => Promise<number>, warmUs = 0): Promise<void> => {
+    const c0 = userSysMs(bw.proc.pid);
+    const t0 = us() + warmUs;
+    const rate = await fn();
+    const t1 = us();
+    const c1 = userSysMs(bw.proc.pid);
+    raw.push({ phase: name, msgPerSec: rate, window: [t0, t1], userMs: c1.user - c0.user, sysMs: c1.sys - c0.sys });
+    process.stdout.write(`   under the profiler: ${name}: ${rate} msg/s\n`);
+  };
+  for (const size of D.sizes) {
+    await phase(
+      `produce ${size} B`,
+      async () => {
+        const r = await produceFor(producer, TOPIC.produce(size), size, 1, D.produceSec, none);
+        return Math.round(r.acked / r.seconds);
+      },
+      1_000_000, // after the 1 s warm-up
+    );
+  }
   await producer.disconnect();
-  const c = await consumeAll(k, TOPIC.consume(1024), D.consumeCount[1024]!, none);
-  const t1 = Number(process.hrtime.bigint() / 1000n);
-  process.stdout.write(
-    `   under the profiler: produce 100 B ${Math.round(p.acked / p.seconds)} msg/s, produce 1 KiB ${Math.round(p1k.acked / p1k.seconds)} msg/s, consume 1 KiB ${Math.round(c.read / c.readSec)} msg/s\n`,
-  );
+  await phase('consume 1024 B', async () => {
+    const r = await consumeAll(k, TOPIC.consume(1024), D.consumeCount[1024]!, none);
+    return Math.round(r.read / r.readSec);
+  });
   await bw.proc.stop(30_000); // SIGTERM: a graceful exit writes the profile
   const file = fs.readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`node --cpu-prof wrote no profile into ${profDir}`);
   const copiedTo = resultFile('kafka', results.startedAt, 'cpuprofile');
   fs.copyFileSync(path.join(profDir, file), copiedTo);
-  const summary = summarizeProfile(copiedTo, { root: ROOT, top: 40, window: [t0, t1] });
-  const kafkaSelf = summary.breakwaterSelf.filter((f) => f.where.startsWith('src/proxy/kafka')).slice(0, 15);
-  const byOwner = attribute(copiedTo, [t0, t1]);
-  return {
-    ...summary,
-    topSelf: summary.topSelf.slice(0, 15),
-    breakwaterSelf: summary.breakwaterSelf.slice(0, 15),
-    breakwaterTotal: summary.breakwaterTotal.slice(0, 15),
-    kafkaSelf,
-    byOwner,
-    window: [t0, t1],
-    copiedTo: path.relative(ROOT, copiedTo),
-  };
+  const phases: ProfilePhase[] = raw.map((r) => {
+    const { file: _f, ...summary } = summarizeProfile(copiedTo, { root: ROOT, top: 40, window: r.window });
+    return {
+      ...r,
+      summary: { ...summary, topSelf: summary.topSelf.slice(0, 12), breakwaterSelf: summary.breakwaterSelf.slice(0, 15), breakwaterTotal: summary.breakwaterTotal.slice(0, 10) },
+      kafkaSelf: summary.breakwaterSelf.filter((f) => f.where.startsWith('src/proxy/kafka')).slice(0, 10),
+      byOwner: attribute(copiedTo, r.window),
+    };
+  });
+  return { copiedTo: path.relative(ROOT, copiedTo), intervalUs: PROFILE_INTERVAL_US, phases };
+}
+
+/** utime and stime (ms) of one process from /proc/<pid>/stat */
+function userSysMs(pid: number): { user: number; sys: number } {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 };
+  } catch {
+    return { user: 0, sys: 0 };
+  }
 }
 
 // ------------------------------------------------------------------------------- main
@@ -836,7 +886,7 @@ async function main(): Promise<void> {
     const missed =
       results.summary.produce.some((x) => !x.met) || results.summary.consume.some((x) => !x.met) || results.summary.latency?.met === false;
     if (args.profile === true || (missed && args['no-profile'] !== true)) {
-      heading(`profile: a fresh breakwater under node --cpu-prof during a 100 B and a 1 KiB produce (${D.produceSec} s each) and a 1 KiB consume${missed ? ' (a target was missed)' : ''}`);
+      heading(`profile: a fresh breakwater under node --cpu-prof during a 100 B and a 1 KiB produce (${D.produceSec} s each) and a 1 KiB consume, one profile window each${missed ? ' (a target was missed)' : ''}`);
       results.profile = await profileRun(work, kafka.brokers[0]!);
     }
   } catch (err) {
@@ -925,26 +975,27 @@ function report(): string {
   const errs = results.produce.filter((r) => r.errors > 0);
   if (errs.length) out.push(`   produce errors: ${errs.map((r) => `${r.size} B ${r.path} round ${r.round}: ${r.errors} (${r.firstError})`).join('; ')}`);
   if (results.profile) {
-    const p = results.profile;
+    const pr = results.profile;
     out.push('');
-    out.push(`Profile — breakwater under node --cpu-prof (${p.durationMs} ms, ${p.samples} samples${p.windowed ? ' inside the runs' : ''}; ${p.copiedTo})`);
-    out.push(
-      `   areas: ${Object.entries(p.areas)
-        .filter(([, v]) => v > 0)
-        .map(([k, v]) => `${k} ${v}%`)
-        .join(', ')}`,
-    );
-    const busy = Math.max(0.1, 100 - p.areas.idle) / 100;
-    const b = (x: number): string => (x / busy).toFixed(1).padStart(5);
-    out.push(`   busy (not idle) ${round(p.durationMs * busy)} ms; the shares below are of the busy time`);
-    out.push('   top self time, all code:');
-    for (const f of p.topSelf) out.push(`     ${b(f.selfPct)}%  ${f.function}  ${f.where}`);
-    out.push('   top self time in src/proxy/kafka:');
-    for (const f of p.kafkaSelf) out.push(`     ${b(f.selfPct)}%  (total ${b(f.totalPct)}%)  ${f.function}  ${f.where}`);
-    out.push('   busy time by innermost breakwater frame <= leaf function (where the native time is spent):');
-    for (const a of p.byOwner) out.push(`     ${a.pct.toFixed(1).padStart(5)}%  ${a.owner}  <=  ${a.leaf}`);
-    out.push('   breakwater functions by total time:');
-    for (const f of p.breakwaterTotal.slice(0, 10)) out.push(`     ${b(f.totalPct)}%  ${f.function}  ${f.where}`);
+    out.push(`Profile — a fresh breakwater under node --cpu-prof --cpu-prof-interval=${pr.intervalUs} (${pr.copiedTo}), one window per phase`);
+    for (const ph of pr.phases) {
+      const p = ph.summary;
+      const busy = Math.max(0.1, 100 - p.areas.idle) / 100;
+      const b = (x: number): string => (x / busy).toFixed(1).padStart(5);
+      out.push(`  ${ph.phase}: ${ph.msgPerSec} msg/s under the profiler; breakwater CPU user ${ph.userMs} ms + sys ${ph.sysMs} ms; ${p.durationMs} ms, ${p.samples} samples, busy (not idle) ${round(p.durationMs * busy)} ms`);
+      out.push(
+        `   areas (% of all samples): ${Object.entries(p.areas)
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}%`)
+          .join(', ')}`,
+      );
+      out.push('   top self time, all code (% of busy):');
+      for (const f of p.topSelf.slice(0, 10)) out.push(`     ${b(f.selfPct)}%  ${f.function}  ${f.where}`);
+      out.push('   top self time in src/proxy/kafka (% of busy):');
+      for (const f of ph.kafkaSelf.slice(0, 8)) out.push(`     ${b(f.selfPct)}%  (total ${b(f.totalPct)}%)  ${f.function}  ${f.where}`);
+      out.push('   busy time by innermost breakwater frame <= leaf function (where the native time is spent):');
+      for (const a of ph.byOwner.slice(0, 10)) out.push(`     ${a.pct.toFixed(1).padStart(5)}%  ${a.owner}  <=  ${a.leaf}`);
+    }
   }
   if (results.error) out.push(`\nERROR: ${results.error}`);
   return out.join('\n');

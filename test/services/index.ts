@@ -12,14 +12,14 @@ import {
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 
 export { freePort, freePorts, isPortFree } from './ports.js';
-export { ManagedProcess, ServiceError, findBinary, makeTempDir, tailFile } from './process.js';
+export { ManagedProcess, ServiceError, findBinary, makeTempDir, poll, tailFile } from './process.js';
 export type { ManagedProcessOptions, ServiceControl, ServiceErrorCode } from './process.js';
 export { startClickHouse, query as clickHouseQuery } from './clickhouse.js';
 export type { ClickHouseServer, QueryOptions, StartClickHouseOptions } from './clickhouse.js';
 export { startRedis, redisPing } from './redis.js';
 export type { RedisServer, StartRedisOptions } from './redis.js';
-export { startKafka, startKafkaCluster, kafkaMetadata, kafkaHome, KAFKA_VERSION } from './kafka.js';
-export type { KafkaCluster, KafkaClusterNode, KafkaMetadata, KafkaServer, StartKafkaClusterOptions, StartKafkaOptions } from './kafka.js';
+export { startKafka, startKafkaCluster, kafkaMetadata, kafkaHome, topicPartitions, KAFKA_VERSION } from './kafka.js';
+export type { KafkaCluster, KafkaClusterNode, KafkaMetadata, KafkaServer, PartitionInfo, StartKafkaClusterOptions, StartKafkaOptions } from './kafka.js';
 export { findKcat, kcat } from './kcat.js';
 export type { KcatOptions, KcatResult } from './kcat.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient } from 'kafkajs';
-import { KAFKA_VERSION, findKcat, isPortFree, kcat, startKafka, startKafkaCluster, withKafka, withKafkaCluster } from './index.js';
+import { KAFKA_VERSION, findKcat, isPortFree, kcat, poll, startKafka, startKafkaCluster, topicPartitions, withKafka, withKafkaCluster, type PartitionInfo } from './index.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 
@@ -160,41 +160,9 @@ t.test('kafka: produce/consume, pause/resume, kill/restart keeps data, stop free
   await k.stop(); // idempotent (teardown calls it again too)
 });
 
-/** Polls `check` every 200 ms until it returns a value (not undefined); fails after timeoutMs with the last error. */
-async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-interface PartitionInfo {
-  partitionId: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
-}
-
 /** Partition leaders/replicas/ISR from a fresh kafkajs admin on the given brokers (no cached metadata). */
 async function partitions(brokers: string[], topic: string): Promise<PartitionInfo[]> {
-  const admin = client(brokers, { requestTimeout: 3_000, retries: 1 }).admin();
-  await admin.connect();
-  try {
-    const md = await admin.fetchTopicMetadata({ topics: [topic] });
-    return (md.topics[0]?.partitions ?? [])
-      .map((p) => ({ partitionId: p.partitionId, leader: p.leader, replicas: [...p.replicas].sort(), isr: [...p.isr].sort() }))
-      .sort((a, b) => a.partitionId - b.partitionId);
-  } finally {
-    await admin.disconnect();
-  }
+  return topicPartitions(client(brokers, { requestTimeout: 3_000, retries: 1 }).admin(), topic);
 }
 
 t.test('kafka cluster: 3 brokers, a replicated topic, leader failover when a broker dies, rejoin on restart', async (t) => {

@@ -10,6 +10,7 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Admin as KafkajsAdmin } from 'kafkajs';
 import { freePorts } from './ports.js';
 import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
 
@@ -680,3 +681,24 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Pr
 }
 
 export { ServiceError };
+
+/** A partition's leader, replicas and ISR (both sorted), as topicPartitions reports them. */
+export interface PartitionInfo {
+  partitionId: number;
+  leader: number;
+  replicas: number[];
+  isr: number[];
+}
+
+/** Partition leaders/replicas/ISR of `topic` from `admin` (a fresh kafkajs admin: no cached metadata), sorted by partition; connects and disconnects it. */
+export async function topicPartitions(admin: KafkajsAdmin, topic: string): Promise<PartitionInfo[]> {
+  await admin.connect();
+  try {
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    return (md.topics[0]?.partitions ?? [])
+      .map((p) => ({ partitionId: p.partitionId, leader: p.leader, replicas: [...p.replicas].sort(), isr: [...p.isr].sort() }))
+      .sort((a, b) => a.partitionId - b.partitionId);
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -2,8 +2,8 @@
 // want a second, non-kafkajs Kafka client (librdkafka negotiates the newest
 // api versions, flexible ones included). Debian package `kcat`; test/run.sh
 // (npm test) installs it.
-import { spawn } from 'node:child_process';
-import { ServiceError, findBinary } from './process.js';
+import { findBinary } from './process.js';
+import { runTool, type RunToolResult } from './run-tool.js';
 
 /** Absolute path of kcat: $BREAKWATER_KCAT, else PATH; throws E_SERVICE_NOT_INSTALLED with the apt-get command. */
 export function findKcat(): string {
@@ -17,13 +17,7 @@ export interface KcatOptions {
   timeoutMs?: number;
 }
 
-export interface KcatResult {
-  stdout: string;
-  stderr: string;
-  /** Exit code; null when it died of a signal. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type KcatResult = RunToolResult;
 
 /**
  * Runs `kcat ...args` and resolves with its output and exit code (a non-zero
@@ -33,41 +27,5 @@ export interface KcatResult {
 export function kcat(args: string[], opts: KcatOptions = {}): Promise<KcatResult> {
   const bin = findKcat();
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new ServiceError('E_SERVICE_QUERY', `kcat failed to spawn (${bin}): ${e.message}`, { cause: e }));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) {
-        const tail = stderr.trimEnd().split('\n').slice(-15).join('\n');
-        reject(
-          new ServiceError(
-            'E_SERVICE_QUERY',
-            `kcat ${args.join(' ')} did not finish within ${timeoutMs} ms (killed)\n--- last lines of its stderr ---\n${tail}`,
-          ),
-        );
-        return;
-      }
-      resolve({ stdout, stderr, code, signal });
-    });
-    child.stdin.on('error', () => {
-      // kcat exited before reading all input: its exit code and stderr say why
-    });
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    else child.stdin.end();
-  });
+  return runTool('kcat', bin, args, args, { input: opts.input, timeoutMs, stderrTailLines: 15 });
 }

@@ -468,3 +468,19 @@ function waitAllThreadsStopped(pid: number): void {
     if (!running) return;
   }
 }
+
+/** Polls `check` every 200 ms until it returns a value (not undefined); fails after timeoutMs with the last error. */
+export async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -4,12 +4,12 @@
 // versions. test/services/rdkafka-install.sh (run by test/run.sh, npm test)
 // puts it in a venv outside the repo; test/proxy/kafka/rdkafka_client.py is
 // the client script runRdkafka() runs with that venv's python.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceError } from './process.js';
+import { runTool, type RunToolResult } from './run-tool.js';
 
 /** Keep in step with CONFLUENT_KAFKA_VERSION in test/services/rdkafka-install.sh. */
 export const CONFLUENT_KAFKA_VERSION = '2.16.1';
@@ -59,12 +59,7 @@ export interface RdkafkaOptions {
   input?: string | Buffer;
 }
 
-export interface RdkafkaResult {
-  stdout: string;
-  stderr: string;
-  /** Exit code; null when it died of a signal. */
-  code: number | null;
-  signal: NodeJS.Signals | null;
+export interface RdkafkaResult extends RunToolResult {
   /** The JSON object on the last line of stdout, or undefined when there is none. */
   json: any;
 }
@@ -78,53 +73,21 @@ export interface RdkafkaResult {
 export function runRdkafka(args: string[], opts: RdkafkaOptions = {}): Promise<RdkafkaResult> {
   const python = findRdkafkaPython();
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-u', RDKAFKA_CLIENT_SCRIPT, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.once('error', (e) => {
-      clearTimeout(timer);
-      reject(new ServiceError('E_SERVICE_QUERY', `rdkafka_client.py failed to spawn (${python}): ${e.message}`, { cause: e }));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) {
-        const tail = stderr.trimEnd().split('\n').slice(-25).join('\n');
-        reject(
-          new ServiceError(
-            'E_SERVICE_QUERY',
-            `rdkafka_client.py ${args.join(' ')} did not finish within ${timeoutMs} ms (killed)\n--- last lines of its stderr ---\n${tail}`,
-          ),
-        );
-        return;
+  return runTool('rdkafka_client.py', python, ['-u', RDKAFKA_CLIENT_SCRIPT, ...args], args, {
+    input: opts.input,
+    timeoutMs,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    stderrTailLines: 25,
+  }).then((run) => {
+    let json: any;
+    const last = run.stdout.trimEnd().split('\n').pop();
+    if (last) {
+      try {
+        json = JSON.parse(last);
+      } catch {
+        json = undefined;
       }
-      let json: any;
-      const last = stdout.trimEnd().split('\n').pop();
-      if (last) {
-        try {
-          json = JSON.parse(last);
-        } catch {
-          json = undefined;
-        }
-      }
-      resolve({ stdout, stderr, code, signal, json });
-    });
-    child.stdin.on('error', () => {
-      // the script exited before reading all input: its exit code and stderr say why
-    });
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    else child.stdin.end();
+    }
+    return { ...run, json };
   });
 }

@@ -2,7 +2,7 @@
 // and the local listener each one gets), and the last known cluster state (brokers, topics,
 // ApiVersions) that answers clients while the cluster is unreachable. The state is kept on disk
 // when the dependency spools, so that a restarted sidecar can still answer a producer.
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +24,9 @@ export interface BrokerRoute {
   /** The local listener clients reach it through. */
   server: Server;
   port: number;
+  /** Not listening while the broker is down and others answer (see suspend()). */
+  suspended: boolean;
+  probe: NodeJS.Timeout | undefined;
 }
 
 export interface ClusterOptions {
@@ -37,6 +40,21 @@ export interface ClusterOptions {
   log: Logger;
   /** Called for each client connection a broker listener accepts. */
   accept: (socket: Socket, route: BrokerRoute) => void;
+}
+
+/** Whether something accepts TCP connections at `to` (within timeoutMs). */
+function accepts(to: Upstream, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: to.host, port: to.port });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 const STATE_FILE = 'cluster-state.json';
@@ -75,10 +93,58 @@ export class KafkaCluster {
     const h = this.seen.get(addr);
     if (h === undefined) this.seen.set(addr, { okAt: 0, downAt: now });
     else h.downAt = now;
+    return !this.anotherAlive(addr, now);
+  }
+
+  private anotherAlive(addr: string, now: number): boolean {
     for (const [a, o] of this.seen) {
-      if (a !== addr && o.okAt > o.downAt && now - o.okAt < ALIVE_MS) return false;
+      if (a !== addr && o.okAt > o.downAt && now - o.okAt < ALIVE_MS) return true;
     }
-    return true;
+    return false;
+  }
+
+  /**
+   * The broker behind route refused us while others answer: its listener stops listening, so a
+   * client gets exactly what a dead broker gives it, a refused connection (kafkajs, for one,
+   * refreshes Metadata on that, but not on a connection that opens and then closes). It listens
+   * again on the same port once the broker accepts connections, or once no other broker answers
+   * either (then breakwater answers for the cluster: spool, fail, stored state).
+   */
+  suspend(route: BrokerRoute): void {
+    if (route.suspended || this.closed) return;
+    route.suspended = true;
+    route.server.close();
+    const addr = `${route.upstream.host}:${route.upstream.port}`;
+    this.opts.log.warn({ nodeId: route.nodeId, upstream: addr, port: route.port }, `Kafka broker ${route.nodeId} (${addr}) is down while others answer: its listener ${this.opts.bindHost}:${route.port} refuses connections until it is back`);
+    let probing = false;
+    route.probe = setInterval(() => {
+      if (probing) return;
+      probing = true;
+      void (async () => {
+        const up = !this.anotherAlive(`${route.upstream.host}:${route.upstream.port}`, Date.now()) || (await accepts(route.upstream, 1000));
+        if (up && route.suspended && !this.closed) await this.resume(route);
+      })().finally(() => (probing = false));
+    }, 1000);
+    route.probe.unref();
+  }
+
+  private async resume(route: BrokerRoute): Promise<void> {
+    const server = this.serverFor(route);
+    try {
+      await listen(server, this.opts.bindHost, route.port);
+    } catch (err) {
+      this.opts.log.warn({ nodeId: route.nodeId, port: route.port, err: String(err) }, `Kafka broker ${route.nodeId}: cannot listen on ${route.port} again yet: ${String(err)}`);
+      return;
+    }
+    clearInterval(route.probe);
+    route.probe = undefined;
+    route.server = server;
+    route.suspended = false;
+    this.opts.log.info({ nodeId: route.nodeId, port: route.port }, `Kafka broker ${route.nodeId}: listening again on ${this.opts.bindHost}:${route.port}`);
+  }
+
+  private serverFor(route: BrokerRoute): Server {
+    return createServer({ noDelay: true }, (socket) => this.opts.accept(socket, route));
   }
 
   /** Loads the state kept on disk and opens a listener for every broker it names. */
@@ -147,8 +213,8 @@ export class KafkaCluster {
   }
 
   private async listenFor(b: BrokerAddress): Promise<BrokerRoute> {
-    const route: BrokerRoute = { nodeId: b.nodeId, upstream: { host: b.host, port: b.port }, server: undefined as unknown as Server, port: 0 };
-    const server = createServer({ noDelay: true }, (socket) => this.opts.accept(socket, route));
+    const route: BrokerRoute = { nodeId: b.nodeId, upstream: { host: b.host, port: b.port }, server: undefined as unknown as Server, port: 0, suspended: false, probe: undefined };
+    const server = this.serverFor(route);
     route.server = server;
     const base = this.opts.brokerPortBase;
     const wanted = base !== undefined ? base + b.nodeId : this.knownPorts.get(b.nodeId) ?? 0;
@@ -249,7 +315,8 @@ export class KafkaCluster {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.opening.values()]);
-    await Promise.all([...this.routes.values()].map((r) => new Promise<void>((res) => r.server.close(() => res()))));
+    for (const r of this.routes.values()) clearInterval(r.probe);
+    await Promise.all([...this.routes.values()].map((r) => (r.suspended ? undefined : new Promise<void>((res) => r.server.close(() => res())))));
     await this.saving;
   }
 

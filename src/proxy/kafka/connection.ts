@@ -305,6 +305,7 @@ export class KafkaConnection {
       if (!clusterWide) {
         for (const e of waiting) this.settle(e, 'ignored');
         this.host.log.debug({ upstream: addr, err: err?.message }, `${message}; other brokers answer: closing the client connection as the broker would`);
+        if (this.route !== undefined) this.host.cluster.suspend(this.route);
         this.destroy();
         return;
       }

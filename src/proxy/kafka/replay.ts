@@ -181,12 +181,13 @@ export class SpoolForwarder {
       records += e.count;
     }
     if (through < 0) return;
+    // Counted as Kafka accepted them: the spool's depth drops at ack() already, before its fsync.
+    this.o.onReplayed(records);
     await this.o.spool.ack(through);
     for (const e of peeked) {
       if (e.seq > through) break;
       this.done.delete(e.seq);
     }
-    this.o.onReplayed(records);
   }
 
   /** One Produce to one leader; resolves with a problem description, or undefined. */

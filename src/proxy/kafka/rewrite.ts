@@ -87,15 +87,6 @@ function readSite(r: Reader, compact: boolean): Site {
   return { nodeId, host, port, hostStart, hostEnd, portAt, compact };
 }
 
-function arrayLen(r: Reader, compact: boolean, what: string): number {
-  const at = r.pos;
-  const n = compact ? r.compactArrayLength() : r.arrayLength();
-  if (n === null) throw new KafkaWireError('malformed', `null ${what} array at byte ${at}`, at);
-  // every element takes at least one byte: a larger count is garbage, not a huge array
-  if (n > r.remaining) throw new KafkaWireError('malformed', `${what} array of ${n} elements at byte ${at} exceeds the ${r.remaining} bytes left`, at);
-  return n;
-}
-
 function sitesIn(apiKey: number, v: number, body: Buffer): Site[] {
   const r = new Reader(body);
   const sites: Site[] = [];
@@ -104,7 +95,7 @@ function sitesIn(apiKey: number, v: number, body: Buffer): Site[] {
       if (v < 0 || v > 13) throw unsupported(apiKey, v);
       const flex = v >= 9;
       if (v >= 3) r.int32();
-      const n = arrayLen(r, flex, 'Metadata brokers');
+      const n = r.count(flex, 'Metadata brokers');
       for (let i = 0; i < n; i++) {
         sites.push(readSite(r, flex));
         if (v >= 1) flex ? r.compactNullableString() : r.nullableString();
@@ -122,7 +113,7 @@ function sitesIn(apiKey: number, v: number, body: Buffer): Site[] {
         sites.push(readSite(r, flex));
         return sites;
       }
-      const n = arrayLen(r, true, 'FindCoordinator coordinators');
+      const n = r.count(true, 'FindCoordinator coordinators');
       for (let i = 0; i < n; i++) {
         r.compactString();
         sites.push(readSite(r, true));
@@ -140,7 +131,7 @@ function sitesIn(apiKey: number, v: number, body: Buffer): Site[] {
       if (v >= 1) r.int8();
       r.compactString();
       r.int32();
-      const n = arrayLen(r, true, 'DescribeCluster brokers');
+      const n = r.count(true, 'DescribeCluster brokers');
       for (let i = 0; i < n; i++) {
         sites.push(readSite(r, true));
         r.compactNullableString();
@@ -220,7 +211,7 @@ export function narrowApiVersions(apiVersion: number, body: Buffer, limits: Read
   const r = new Reader(body);
   r.int16();
   const arrayAt = r.pos;
-  const n = arrayLen(r, flex, 'ApiVersions api keys');
+  const n = r.count(flex, 'ApiVersions api keys');
   const entries: { start: number; end: number; key: number; min: number; max: number }[] = [];
   let changed = false;
   for (let i = 0; i < n; i++) {
@@ -263,7 +254,7 @@ export function parseApiVersions(apiVersion: number, body: Buffer): { errorCode:
   const flex = apiVersion >= 3;
   const r = new Reader(body);
   const errorCode = r.int16();
-  const n = arrayLen(r, flex, 'ApiVersions api keys');
+  const n = r.count(flex, 'ApiVersions api keys');
   const apiKeys = new Map<number, { min: number; max: number }>();
   for (let i = 0; i < n; i++) {
     const key = r.int16();

@@ -93,6 +93,31 @@ export class Reader {
     return u % 2 === 0 ? u / 2 : -(u + 1) / 2;
   }
 
+  /**
+   * A classic or compact array length that must not be null (unless nullable); a count larger
+   * than the bytes left is garbage (every element takes at least one byte), not a huge array.
+   */
+  count(flex: boolean, what: string, nullable: true): number | null;
+  count(flex: boolean, what: string, nullable?: false): number;
+  count(flex: boolean, what: string, nullable = false): number | null {
+    const at = this.pos;
+    const n = flex ? this.compactArrayLength() : this.arrayLength();
+    if (n === null) {
+      if (nullable) return null;
+      throw new KafkaWireError('malformed', `null ${what} array at byte ${at}`, at);
+    }
+    if (n > this.remaining) throw new KafkaWireError('malformed', `${what} array of ${n} elements at byte ${at} exceeds the ${this.remaining} bytes left`, at);
+    return n;
+  }
+
+  /** Skips n bytes (fields not needed), or throws 'truncated' naming them. */
+  skip(n: number, what: string): void {
+    if (n > this.remaining) {
+      throw new KafkaWireError('truncated', `Kafka message truncated skipping ${what} at byte ${this.pos} (need ${n}, have ${this.remaining})`, this.pos);
+    }
+    this.pos += n;
+  }
+
   raw(n: number): Buffer {
     this.need(n, 'bytes');
     const b = this.buf.subarray(this.pos, this.pos + n);

@@ -5,7 +5,7 @@
 import t from 'tap';
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient, RecordMetadata } from 'kafkajs';
-import { withKafkaCluster, type KafkaCluster } from '../../services/index.js';
+import { poll, topicPartitions, withKafkaCluster, type KafkaCluster, type PartitionInfo } from '../../services/index.js';
 import { breakerState, kafka, requests, sidecar, type Sidecar } from './helpers.js';
 
 const { Partitioners } = kafkajs;
@@ -17,41 +17,9 @@ if (fileTimeoutMs > 0 && fileTimeoutMs < 420_000) t.setTimeout(420_000);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` every 200 ms until it returns a value (not undefined); fails after timeoutMs with the last error. */
-async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(200);
-  }
-}
-
-interface PartitionInfo {
-  partitionId: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
-}
-
 /** Partition leaders/replicas/ISR straight from the real brokers (a fresh admin: no cached metadata). */
 async function partitions(brokers: string[], topic: string): Promise<PartitionInfo[]> {
-  const admin = kafka(brokers, { requestTimeout: 3_000, retry: { retries: 1 } }).admin();
-  await admin.connect();
-  try {
-    const md = await admin.fetchTopicMetadata({ topics: [topic] });
-    return (md.topics[0]?.partitions ?? [])
-      .map((p) => ({ partitionId: p.partitionId, leader: p.leader, replicas: [...p.replicas].sort(), isr: [...p.isr].sort() }))
-      .sort((a, b) => a.partitionId - b.partitionId);
-  } finally {
-    await admin.disconnect();
-  }
+  return topicPartitions(kafka(brokers, { requestTimeout: 3_000, retry: { retries: 1 } }).admin(), topic);
 }
 
 /**

@@ -52,6 +52,19 @@ const UNKNOWN_TOPIC_OR_PARTITION = 3;
 const UNKNOWN_TOPIC_ID = 100;
 
 /** An empty state (no brokers, no topics, no api versions). */
+/** A partition with its own arrays (the state never shares them with a response or a caller). */
+function copyPartition(p: PartitionModel): PartitionModel {
+  return {
+    errorCode: p.errorCode,
+    partitionIndex: p.partitionIndex,
+    leaderId: p.leaderId,
+    leaderEpoch: p.leaderEpoch,
+    replicaNodes: [...p.replicaNodes],
+    isrNodes: [...p.isrNodes],
+    offlineReplicas: [...p.offlineReplicas],
+  };
+}
+
 export function emptyClusterState(now: number): ClusterState {
   return { clusterId: null, controllerId: -1, brokers: [], topics: [], apiVersions: [], updatedAt: now };
 }
@@ -62,15 +75,7 @@ function copyTopic(t: TopicModel): TopicModel {
     name: t.name,
     topicId: Buffer.from(t.topicId),
     isInternal: t.isInternal,
-    partitions: t.partitions.map((p) => ({
-      errorCode: p.errorCode,
-      partitionIndex: p.partitionIndex,
-      leaderId: p.leaderId,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: [...p.replicaNodes],
-      isrNodes: [...p.isrNodes],
-      offlineReplicas: [...p.offlineReplicas],
-    })),
+    partitions: t.partitions.map(copyPartition),
     topicAuthorizedOperations: t.topicAuthorizedOperations,
   };
 }
@@ -160,15 +165,7 @@ export function toJSON(state: ClusterState): ClusterStateJson {
       name: t.name ?? '',
       topicId: topicIdToString(t.topicId),
       isInternal: t.isInternal,
-      partitions: t.partitions.map((p) => ({
-        errorCode: p.errorCode,
-        partitionIndex: p.partitionIndex,
-        leaderId: p.leaderId,
-        leaderEpoch: p.leaderEpoch,
-        replicaNodes: [...p.replicaNodes],
-        isrNodes: [...p.isrNodes],
-        offlineReplicas: [...p.offlineReplicas],
-      })),
+      partitions: t.partitions.map(copyPartition),
       topicAuthorizedOperations: t.topicAuthorizedOperations,
     })),
     apiVersions: state.apiVersions.map(([k, min, max]) => [k, min, max]),

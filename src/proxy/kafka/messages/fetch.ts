@@ -61,21 +61,6 @@ function checkVersion(version: number): void {
   }
 }
 
-function arrayLen(r: Reader, flex: boolean, what: string): number {
-  const at = r.pos;
-  const n = flex ? r.compactArrayLength() : r.arrayLength();
-  if (n === null) throw new KafkaWireError('malformed', `null ${what} array at byte ${at}`, at);
-  if (n > r.remaining) throw new KafkaWireError('malformed', `${what} array of ${n} elements at byte ${at} exceeds the ${r.remaining} bytes left`, at);
-  return n;
-}
-
-function skip(r: Reader, n: number, what: string): void {
-  if (n > r.remaining) {
-    throw new KafkaWireError('truncated', `Kafka message truncated skipping ${what} at byte ${r.pos} (need ${n}, have ${r.remaining})`, r.pos);
-  }
-  r.pos += n;
-}
-
 /** Parses a Fetch request body (after the request header). */
 export function parseFetchRequest(version: number, body: Buffer): FetchRequest {
   checkVersion(version);
@@ -98,16 +83,16 @@ export function parseFetchRequest(version: number, body: Buffer): FetchRequest {
     if (flex) r.skipTaggedFields();
     return { name, topicId, partitions };
   };
-  const nt = arrayLen(r, flex, 'Fetch topics');
+  const nt = r.count(flex, 'Fetch topics');
   const topics: FetchTopic[] = [];
   for (let i = 0; i < nt; i++) {
     topics.push(
       topicOf(() => {
-        const np = arrayLen(r, flex, 'Fetch partitions');
+        const np = r.count(flex, 'Fetch partitions');
         const out: number[] = [];
         for (let j = 0; j < np; j++) {
           out.push(r.int32());
-          skip(r, partitionRest, 'fetch partition fields');
+          r.skip(partitionRest, 'fetch partition fields');
           if (flex) r.skipTaggedFields();
         }
         return out;
@@ -116,11 +101,11 @@ export function parseFetchRequest(version: number, body: Buffer): FetchRequest {
   }
   const forgottenTopics: FetchTopic[] = [];
   if (version >= 7) {
-    const nf = arrayLen(r, flex, 'Fetch forgotten topics');
+    const nf = r.count(flex, 'Fetch forgotten topics');
     for (let i = 0; i < nf; i++) {
       forgottenTopics.push(
         topicOf(() => {
-          const np = arrayLen(r, flex, 'Fetch forgotten partitions');
+          const np = r.count(flex, 'Fetch forgotten partitions');
           const out: number[] = [];
           for (let j = 0; j < np; j++) out.push(r.int32());
           return out;

@@ -104,23 +104,8 @@ function checkVersion(version: number, what: string): void {
   }
 }
 
-/** Reads an array length (compact or classic); null only where `nullable`. Bounded by the bytes left. */
-function arrayLen(r: Reader, flex: boolean, what: string, nullable: true): number | null;
-function arrayLen(r: Reader, flex: boolean, what: string, nullable?: false): number;
-function arrayLen(r: Reader, flex: boolean, what: string, nullable = false): number | null {
-  const at = r.pos;
-  const n = flex ? r.compactArrayLength() : r.arrayLength();
-  if (n === null) {
-    if (nullable) return null;
-    throw new KafkaWireError('malformed', `null ${what} array at byte ${at}`, at);
-  }
-  // every element takes at least one byte: a larger count is garbage, not a huge array
-  if (n > r.remaining) throw new KafkaWireError('malformed', `${what} array of ${n} elements at byte ${at} exceeds the ${r.remaining} bytes left`, at);
-  return n;
-}
-
 function int32s(r: Reader, flex: boolean, what: string): number[] {
-  const n = arrayLen(r, flex, what);
+  const n = r.count(flex, what);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) out[i] = r.int32();
   return out;
@@ -142,7 +127,7 @@ export function parseMetadataRequest(version: number, body: Buffer): MetadataReq
   checkVersion(version, 'request');
   const flex = version >= METADATA_FIRST_FLEXIBLE;
   const r = new Reader(body);
-  const n = arrayLen(r, flex, 'Metadata request topics', true);
+  const n = r.count(flex, 'Metadata request topics', true);
   if (n === null && version === 0) throw new KafkaWireError('malformed', 'null Metadata v0 request topics array at byte 0', 0);
   let topics: MetadataRequestTopic[] | null = null;
   if (n !== null) {
@@ -206,7 +191,7 @@ export function parseMetadataResponse(version: number, body: Buffer): MetadataMo
   const nstr = (): string | null => (flex ? r.compactNullableString() : r.nullableString());
   const throttleTimeMs = v >= 3 ? r.int32() : 0;
   const brokers: BrokerModel[] = [];
-  for (let i = 0, n = arrayLen(r, flex, 'Metadata brokers'); i < n; i++) {
+  for (let i = 0, n = r.count(flex, 'Metadata brokers'); i < n; i++) {
     const nodeId = r.int32();
     const host = str();
     const port = r.int32();
@@ -217,13 +202,13 @@ export function parseMetadataResponse(version: number, body: Buffer): MetadataMo
   const clusterId = v >= 2 ? nstr() : null;
   const controllerId = v >= 1 ? r.int32() : -1;
   const topics: TopicModel[] = [];
-  for (let i = 0, n = arrayLen(r, flex, 'Metadata topics'); i < n; i++) {
+  for (let i = 0, n = r.count(flex, 'Metadata topics'); i < n; i++) {
     const errorCode = r.int16();
     const name = v >= 12 ? nstr() : str();
     const topicId = v >= 10 ? Buffer.from(r.uuid()) : Buffer.alloc(16);
     const isInternal = v >= 1 ? r.bool() : false;
     const partitions: PartitionModel[] = [];
-    for (let j = 0, m = arrayLen(r, flex, 'Metadata partitions'); j < m; j++) {
+    for (let j = 0, m = r.count(flex, 'Metadata partitions'); j < m; j++) {
       const pErr = r.int16();
       const partitionIndex = r.int32();
       const leaderId = r.int32();

@@ -91,22 +91,6 @@ function checkVersion(version: number, min = PRODUCE_MIN_VERSION): void {
 
 // ---------------------------------------------------------------- reading helpers
 
-/** An array length that must not be null; a count larger than the bytes left is garbage. */
-function arrayLen(r: Reader, flex: boolean, what: string): number {
-  const at = r.pos;
-  const n = flex ? r.compactArrayLength() : r.arrayLength();
-  if (n === null) throw new KafkaWireError('malformed', `null ${what} array at byte ${at}`, at);
-  if (n > r.remaining) throw new KafkaWireError('malformed', `${what} array of ${n} elements at byte ${at} exceeds the ${r.remaining} bytes left`, at);
-  return n;
-}
-
-function skip(r: Reader, n: number, what: string): void {
-  if (n > r.remaining) {
-    throw new KafkaWireError('truncated', `Kafka message truncated skipping ${what} at byte ${r.pos} (need ${n}, have ${r.remaining})`, r.pos);
-  }
-  r.pos += n;
-}
-
 /** Skips a (nullable) string without decoding it. */
 function skipString(r: Reader, flex: boolean, nullable: boolean, what: string): void {
   const at = r.pos;
@@ -121,7 +105,7 @@ function skipString(r: Reader, flex: boolean, nullable: boolean, what: string): 
     if (!nullable) throw new KafkaWireError('malformed', `null ${what} at byte ${at}`, at);
     return;
   }
-  skip(r, len, what);
+  r.skip(len, what);
 }
 
 // ---------------------------------------------------------------- request
@@ -134,11 +118,11 @@ export function parseProduceRequest(version: number, body: Buffer): ProduceReque
   const transactionalId = version >= 3 ? (flex ? r.compactNullableString() : r.nullableString()) : null;
   const acks = r.int16();
   const timeoutMs = r.int32();
-  const nt = arrayLen(r, flex, 'Produce topic data');
+  const nt = r.count(flex, 'Produce topic data');
   const topics: ProduceTopicData[] = [];
   for (let i = 0; i < nt; i++) {
     const name = flex ? r.compactString() : r.string();
-    const np = arrayLen(r, flex, 'Produce partition data');
+    const np = r.count(flex, 'Produce partition data');
     const partitions: ProducePartitionData[] = [];
     for (let j = 0; j < np; j++) {
       const index = r.int32();
@@ -260,11 +244,11 @@ export function parseProduceResponse(version: number, body: Buffer): ProduceResp
   checkVersion(version);
   const flex = version >= PRODUCE_FIRST_FLEXIBLE_VERSION;
   const r = new Reader(body);
-  const nt = arrayLen(r, flex, 'Produce responses');
+  const nt = r.count(flex, 'Produce responses');
   const topics: ProduceResponse['topics'] = [];
   for (let i = 0; i < nt; i++) {
     const name = flex ? r.compactString() : r.string();
-    const np = arrayLen(r, flex, 'Produce partition responses');
+    const np = r.count(flex, 'Produce partition responses');
     const partitions: ParsedProducePartition[] = [];
     for (let j = 0; j < np; j++) {
       const index = r.int32();
@@ -275,7 +259,7 @@ export function parseProduceResponse(version: number, body: Buffer): ProduceResp
       const recordErrors: ProduceRecordError[] = [];
       let errorMessage: string | null = null;
       if (version >= 8) {
-        const ne = arrayLen(r, flex, 'Produce record errors');
+        const ne = r.count(flex, 'Produce record errors');
         for (let k = 0; k < ne; k++) {
           const batchIndex = r.int32();
           const message = flex ? r.compactNullableString() : r.nullableString();
@@ -305,19 +289,19 @@ export function firstProduceErrorIn(version: number, body: Buffer, codes: Readon
   checkVersion(version);
   const flex = version >= PRODUCE_FIRST_FLEXIBLE_VERSION;
   const r = new Reader(body);
-  const nt = arrayLen(r, flex, 'Produce responses');
+  const nt = r.count(flex, 'Produce responses');
   for (let i = 0; i < nt; i++) {
     skipString(r, flex, false, 'topic name');
-    const np = arrayLen(r, flex, 'Produce partition responses');
+    const np = r.count(flex, 'Produce partition responses');
     for (let j = 0; j < np; j++) {
-      skip(r, 4, 'partition index');
+      r.skip(4, 'partition index');
       const errorCode = r.int16();
       if (codes.has(errorCode)) return errorCode;
-      skip(r, version >= 5 ? 24 : version >= 2 ? 16 : 8, 'offsets');
+      r.skip(version >= 5 ? 24 : version >= 2 ? 16 : 8, 'offsets');
       if (version >= 8) {
-        const ne = arrayLen(r, flex, 'Produce record errors');
+        const ne = r.count(flex, 'Produce record errors');
         for (let k = 0; k < ne; k++) {
-          skip(r, 4, 'batch index');
+          r.skip(4, 'batch index');
           skipString(r, flex, true, 'record error message');
           if (flex) r.skipTaggedFields();
         }

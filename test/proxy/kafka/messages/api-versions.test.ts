@@ -5,7 +5,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { inProperty } from '../../../support/property-asserts.js';
 import { withKafka } from '../../../services/index.js';
-import { KafkaWireError, Reader } from '../../../../src/proxy/kafka/wire.js';
+import { KafkaWireError } from '../../../../src/proxy/kafka/wire.js';
 import { DEFAULT_NARROW_LIMITS, narrowApiVersions, parseApiVersions } from '../../../../src/proxy/kafka/rewrite.js';
 import {
   API_VERSIONS_ANSWER_MAX_VERSION,
@@ -14,6 +14,7 @@ import {
   encodeUnsupportedApiVersions,
 } from '../../../../src/proxy/kafka/messages/api-versions.js';
 import { RawKafka, kafkajsResponse } from './raw-kafka.js';
+import { apiVersionsLayout } from './spec-helpers.js';
 
 const VERSIONS = Array.from({ length: API_VERSIONS_ANSWER_MAX_VERSION + 1 }, (_, v) => v);
 const i16 = fc.integer({ min: -32768, max: 32767 });
@@ -24,19 +25,9 @@ const keysArb = fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 90 }), fc.inte
 
 /** Offsets in an ApiVersions body: after the ApiKeys array, and where the top-level tagged fields start (v3+). */
 function layout(v: number, body: Buffer): { afterKeys: number; tagsAt: number; throttle: number; tags: number[] } {
-  const r = new Reader(body);
-  r.int16();
-  const n = v >= 3 ? r.compactArrayLength()! : r.arrayLength()!;
-  for (let i = 0; i < n; i++) {
-    r.raw(6);
-    if (v >= 3) r.skipTaggedFields();
-  }
-  const afterKeys = r.pos;
-  const throttle = v >= 1 ? r.int32() : 0;
-  const tagsAt = r.pos;
-  const tags = v >= 3 ? r.taggedFields().map((f) => f.tag) : [];
-  if (r.remaining !== 0) throw new Error(`ApiVersions v${v}: ${r.remaining} bytes left`);
-  return { afterKeys, tagsAt, throttle, tags };
+  const { remaining, ...at } = apiVersionsLayout(v, body);
+  if (remaining !== 0) throw new Error(`ApiVersions v${v}: ${remaining} bytes left`);
+  return at;
 }
 
 t.test('encodeApiVersionsResponse v0-v4: what rewrite.ts parses back, nothing left over', async (t) => {

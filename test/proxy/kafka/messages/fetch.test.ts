@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import t from 'tap';
 import fc from 'fast-check';
 import { inProperty } from '../../../support/property-asserts.js';
-import { KafkaWireError, Writer } from '../../../../src/proxy/kafka/wire.js';
+import { Writer } from '../../../../src/proxy/kafka/wire.js';
+import { Enc, wireError, type Tags } from './spec-helpers.js';
 import { FETCH_MAX_VERSION, encodeEmptyFetchResponse, parseFetchRequest, type FetchRequest } from '../../../../src/proxy/kafka/messages/fetch.js';
 
 const require = createRequire(import.meta.url);
@@ -16,8 +17,6 @@ type KRequest = { apiVersion: number; encode: () => Promise<{ buffer: Buffer }> 
 const kFetch = require('kafkajs/src/protocol/requests/fetch') as {
   protocol: (x: { version: number }) => (args: Record<string, unknown>) => { request: KRequest; response: { decode: (b: Buffer) => Promise<any> } };
 };
-
-type Tags = { tag: number; data: Uint8Array }[];
 
 interface PartitionModel {
   partition: number;
@@ -54,24 +53,6 @@ interface FetchModel {
   forgotten: ForgottenModel[];
   rackId: string;
   tags: Tags; // unknown top-level tags (>= 2)
-}
-
-class Enc {
-  readonly w = new Writer(64);
-  constructor(readonly flex: boolean) {}
-  str(s: string): this {
-    this.flex ? this.w.compactString(s) : this.w.string(s);
-    return this;
-  }
-  arr<T>(items: readonly T[], each: (x: T) => void): this {
-    this.flex ? this.w.compactArrayLength(items.length) : this.w.arrayLength(items.length);
-    for (const x of items) each(x);
-    return this;
-  }
-  tags(tags: Tags): this {
-    if (this.flex) this.w.taggedFields(tags);
-    return this;
-  }
 }
 
 /** FetchRequest.json, field by field. */
@@ -179,16 +160,6 @@ function forVersion(v: number, m: FetchModel): FetchModel {
     topics: m.topics.map((tp) => ({ ...tp, tags: [], partitions: tp.partitions.map((p) => ({ ...p, tags: [] })) })),
     forgotten: m.forgotten.map((f) => ({ ...f, tags: [] })),
   };
-}
-
-function wireError(fn: () => unknown): KafkaWireError | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (err instanceof KafkaWireError) return err;
-    throw err;
-  }
 }
 
 const VERSIONS = Array.from({ length: FETCH_MAX_VERSION + 1 }, (_, i) => i);

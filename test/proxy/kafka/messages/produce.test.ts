@@ -7,13 +7,13 @@
 // encoders up to v11), read back by parseFetchRequest and answered by the broker; an empty
 // Fetch answered exactly like encodeEmptyFetchResponse.
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import t from 'tap';
 import fc from 'fast-check';
 import { inProperty } from '../../../support/property-asserts.js';
 import { withKafka } from '../../../services/index.js';
-import { FrameScanner, responseHeaderLength } from '../../../../src/proxy/kafka/framing.js';
 import { KafkaWireError, Reader, Writer } from '../../../../src/proxy/kafka/wire.js';
+import { Enc, wireError, type Tags } from './spec-helpers.js';
+import { RawKafka } from './raw-kafka.js';
 import { parseApiVersions } from '../../../../src/proxy/kafka/rewrite.js';
 import { encodeRequestFrame } from '../../../../src/proxy/kafka/messages/header.js';
 import { KafkaErrorCode, RETRIABLE_PARTITION_ERRORS, errorName, isKnownErrorCode } from '../../../../src/proxy/kafka/messages/errors.js';
@@ -44,34 +44,6 @@ const KRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (x: Rec
 const kErrors = require('kafkajs/src/protocol/error') as { errorCodes: { type: string; code: number }[] };
 
 // ---------------------------------------------------------------- spec encoders
-
-type Tags = { tag: number; data: Uint8Array }[];
-
-class Enc {
-  readonly w = new Writer(64);
-  constructor(readonly flex: boolean) {}
-  str(s: string): this {
-    this.flex ? this.w.compactString(s) : this.w.string(s);
-    return this;
-  }
-  nstr(s: string | null): this {
-    this.flex ? this.w.compactNullableString(s) : this.w.nullableString(s);
-    return this;
-  }
-  nbytes(b: Uint8Array | null): this {
-    this.flex ? this.w.compactNullableBytes(b) : this.w.nullableBytes(b);
-    return this;
-  }
-  arr<T>(items: readonly T[], each: (x: T) => void): this {
-    this.flex ? this.w.compactArrayLength(items.length) : this.w.arrayLength(items.length);
-    for (const x of items) each(x);
-    return this;
-  }
-  tags(tags: Tags): this {
-    if (this.flex) this.w.taggedFields(tags);
-    return this;
-  }
-}
 
 interface ReqModel extends ProduceRequest {
   topics: { name: string; partitions: { index: number; records: Buffer | null; tags: Tags }[]; tags: Tags }[];
@@ -230,16 +202,6 @@ const stripReq = (m: ReqModel): ProduceRequest => ({
   timeoutMs: m.timeoutMs,
   topics: m.topics.map((tp) => ({ name: tp.name, partitions: tp.partitions.map((p) => ({ index: p.index, records: p.records })) })),
 });
-
-function wireError(fn: () => unknown): KafkaWireError | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (err instanceof KafkaWireError) return err;
-    throw err;
-  }
-}
 
 const VERSIONS = Array.from({ length: PRODUCE_MAX_VERSION + 1 }, (_, i) => i);
 
@@ -587,55 +549,6 @@ t.test('error codes: names, and agreement with kafkajs', async (t) => {
 
 // ---------------------------------------------------------------- against a real broker
 
-/** One connection, requests answered in order; resolves to the response body after its header. */
-class RawKafka {
-  private correlation = 100;
-  private readonly scanner = new FrameScanner();
-  private readonly waiting: { apiKey: number; apiVersion: number; correlationId: number; resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
-  private constructor(private readonly socket: net.Socket) {
-    socket.on('data', (chunk) => {
-      this.scanner.push(chunk);
-      for (let f = this.scanner.next(); f !== null; f = this.scanner.next()) {
-        const w = this.waiting.shift();
-        if (!w) continue;
-        const cid = f.readInt32BE(4);
-        if (cid !== w.correlationId) {
-          w.reject(new Error(`correlation id ${cid}, expected ${w.correlationId}`));
-          continue;
-        }
-        w.resolve(Buffer.from(f.subarray(4 + responseHeaderLength(w.apiKey, w.apiVersion, f))));
-      }
-    });
-    const fail = (e: Error): void => {
-      for (const w of this.waiting.splice(0)) w.reject(e);
-    };
-    socket.on('error', fail);
-    socket.on('close', () => fail(new Error('connection closed by the broker (unsupported version or bad request?)')));
-  }
-  static connect(port: number): Promise<RawKafka> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new RawKafka(s)));
-      s.once('error', reject);
-    });
-  }
-  request(apiKey: number, apiVersion: number, body: Buffer): Promise<Buffer> {
-    const correlationId = ++this.correlation;
-    const frame = encodeRequestFrame(apiKey, apiVersion, correlationId, 'breakwater-messages-test', body);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`api ${apiKey} v${apiVersion}: no response in 15 s`)), 15_000);
-      this.waiting.push({
-        apiKey, apiVersion, correlationId,
-        resolve: (b) => { clearTimeout(timer); resolve(b); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      });
-      this.socket.write(frame);
-    });
-  }
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 /** Metadata v12 for one topic (flexible, topic ids): the topic's id, or null while it is unknown. */
 async function topicId(conn: RawKafka, topic: string): Promise<Buffer | null> {
   const req = new Writer().compactArrayLength(1).raw(Buffer.alloc(16)).compactNullableString(topic).taggedFields([]).bool(true).bool(false).taggedFields([]).toBuffer();
@@ -726,7 +639,7 @@ async function clientFetch(v: number, f: FetchShape): Promise<Buffer> {
 
 t.test('against a real Kafka broker', async (t) => {
   const kafka = await withKafka(t);
-  const conn = await RawKafka.connect(kafka.port);
+  const conn = await RawKafka.connect(kafka.port, { timeoutMs: 15_000, encodeFrame: encodeRequestFrame });
   t.teardown(() => conn.close());
   const offered = parseApiVersions(0, await conn.request(18, 0, Buffer.alloc(0)));
   const range = (k: number): { min: number; max: number } => offered.apiKeys.get(k) ?? { min: 0, max: -1 };

@@ -1,16 +1,34 @@
-// Test helpers shared by the messages/*.test.ts files: a raw Kafka connection (one request at a
+// Test helpers shared by the messages/*.test.ts files and ../rewrite.test.ts: a raw Kafka connection (one request at a
 // time in order, response body after its header) and kafkajs's own response decoders.
 import net from 'node:net';
 import { createRequire } from 'node:module';
-import { FrameScanner, isFlexibleRequest, responseHeaderLength } from '../../../../src/proxy/kafka/framing.js';
-import { Writer } from '../../../../src/proxy/kafka/wire.js';
+import { FrameScanner, responseHeaderLength } from '../../../../src/proxy/kafka/framing.js';
+import { specRequestFrame } from './spec-helpers.js';
+
+export interface RawKafkaOptions {
+  /** The request header's client id; default 'breakwater-messages-test'. */
+  clientId?: string;
+  /** A request without a response after this long rejects; default 10 s. */
+  timeoutMs?: number;
+  /** Builds the whole request frame (size, header, body); default: specRequestFrame (a header written field by field). */
+  encodeFrame?: (apiKey: number, apiVersion: number, correlationId: number, clientId: string, body: Buffer) => Buffer;
+}
 
 /** One connection, requests answered in order; resolves to the response body after its header. */
 export class RawKafka {
   private correlation = 0;
+  private readonly clientId: string;
+  private readonly timeoutMs: number;
+  private readonly encodeFrame: NonNullable<RawKafkaOptions['encodeFrame']>;
   private readonly scanner = new FrameScanner();
   private readonly waiting: { apiKey: number; apiVersion: number; correlationId: number; resolve: (b: Buffer) => void; reject: (e: Error) => void }[] = [];
-  private constructor(private readonly socket: net.Socket) {
+  private constructor(
+    private readonly socket: net.Socket,
+    opts: RawKafkaOptions,
+  ) {
+    this.clientId = opts.clientId ?? 'breakwater-messages-test';
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.encodeFrame = opts.encodeFrame ?? specRequestFrame;
     socket.on('data', (chunk) => {
       this.scanner.push(chunk);
       for (let f = this.scanner.next(); f !== null; f = this.scanner.next()) {
@@ -30,22 +48,17 @@ export class RawKafka {
     socket.on('error', fail);
     socket.on('close', () => fail(new Error('connection closed by the broker (unsupported version?)')));
   }
-  static connect(port: number): Promise<RawKafka> {
+  static connect(port: number, opts: RawKafkaOptions = {}): Promise<RawKafka> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new RawKafka(s)));
+      const s = net.connect(port, '127.0.0.1', () => resolve(new RawKafka(s, opts)));
       s.once('error', reject);
     });
   }
   request(apiKey: number, apiVersion: number, body: Buffer): Promise<Buffer> {
     const correlationId = ++this.correlation;
-    const w = new Writer();
-    w.int32(0).int16(apiKey).int16(apiVersion).int32(correlationId).nullableString('breakwater-messages-test');
-    if (isFlexibleRequest(apiKey, apiVersion)) w.taggedFields([]);
-    w.raw(body);
-    const frame = w.toBuffer();
-    frame.writeInt32BE(frame.length - 4, 0);
+    const frame = this.encodeFrame(apiKey, apiVersion, correlationId, this.clientId, body);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`api ${apiKey} v${apiVersion}: no response in 10 s`)), 10_000);
+      const timer = setTimeout(() => reject(new Error(`api ${apiKey} v${apiVersion}: no response in ${this.timeoutMs / 1000} s`)), this.timeoutMs);
       this.waiting.push({
         apiKey,
         apiVersion,

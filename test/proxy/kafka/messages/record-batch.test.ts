@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import t from 'tap';
 import fc from 'fast-check';
 import { inProperty } from '../../../support/property-asserts.js';
-import { KafkaWireError, Writer } from '../../../../src/proxy/kafka/wire.js';
+import { Writer } from '../../../../src/proxy/kafka/wire.js';
+import { wireError } from './spec-helpers.js';
 import { ATTR_CONTROL, ATTR_TRANSACTIONAL, RECORD_BATCH_HEADER_BYTES, inspectRecords } from '../../../../src/proxy/kafka/messages/record-batch.js';
 
 const require = createRequire(import.meta.url);
@@ -73,16 +74,6 @@ function summaryOf(batches: BatchSpec[]): ReturnType<typeof inspectRecords> {
     control: batches.some((b) => (b.attributes & ATTR_CONTROL) !== 0),
     maxTimestamp: batches.reduce((m, b) => (b.maxTimestamp > m ? b.maxTimestamp : m), -1n),
   };
-}
-
-function wireError(fn: () => unknown): KafkaWireError | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    if (err instanceof KafkaWireError) return err;
-    throw err;
-  }
 }
 
 t.test('hand-built batches: the summary of their headers; kafkajs decodes the same flags', async () => {
