@@ -10,14 +10,14 @@ import t from 'tap';
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient } from 'kafkajs';
 import { KAFKA_VERSION, findKcat, isPortFree, kcat, poll, startKafka, startKafkaCluster, topicPartitions, withKafka, withKafkaCluster, type PartitionInfo } from './index.js';
+import { fileTimeoutAtLeast } from '../support/file-timeout.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 
 // Three broker JVMs start in this file (a single node twice, a 3-node cluster
 // once): about 55 s on an idle 2-core machine, well over tap's default 30 s
 // per file. Raise it (never lower it: npm test passes --timeout=300; 0 = none).
-const fileTimeoutMs = Number(process.env.TAP_TIMEOUT ?? '30') * 1000;
-if (fileTimeoutMs > 0 && fileTimeoutMs < 240_000) t.setTimeout(240_000);
+fileTimeoutAtLeast(t, 240_000);
 
 function client(brokers: string[], extra: { requestTimeout?: number; retries?: number } = {}): KafkaClient {
   return new Kafka({

@@ -6,9 +6,9 @@ import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { withKafka } from '../../services/index.js';
 import { breakerState, kafka, metricOf, sidecar } from './helpers.js';
+import { fileTimeoutAtLeast } from '../../support/file-timeout.js';
 
-const fileTimeoutMs = Number(process.env.TAP_TIMEOUT ?? '30') * 1000;
-if (fileTimeoutMs > 0 && fileTimeoutMs < 240_000) t.setTimeout(240_000);
+fileTimeoutAtLeast(t, 240_000);
 
 /** Sends bytes on a fresh connection; resolves with what came back before the close (or a timeout). */
 function exchange(port: number, bytes: Buffer, o: { vanishAfterMs?: number; timeoutMs?: number } = {}): Promise<{ closed: boolean; got: Buffer }> {

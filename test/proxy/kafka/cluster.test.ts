@@ -7,13 +7,13 @@ import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient, RecordMetadata } from 'kafkajs';
 import { poll, topicPartitions, withKafkaCluster, type KafkaCluster, type PartitionInfo } from '../../services/index.js';
 import { breakerState, kafka, requests, sidecar, type Sidecar } from './helpers.js';
+import { fileTimeoutAtLeast } from '../../support/file-timeout.js';
 
 const { Partitioners } = kafkajs;
 
 // Three broker JVMs, a broker killed and restarted, consumer group rebalances: far over tap's
 // default 30 s per file on a busy 2-core machine (never lower a larger one; 0 = none).
-const fileTimeoutMs = Number(process.env.TAP_TIMEOUT ?? '30') * 1000;
-if (fileTimeoutMs > 0 && fileTimeoutMs < 420_000) t.setTimeout(420_000);
+fileTimeoutAtLeast(t, 420_000);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -10,10 +10,10 @@ import { withKafka } from '../../services/index.js';
 import { CONFLUENT_KAFKA_VERSION, findRdkafkaPython, runRdkafka, type RdkafkaResult } from '../../services/rdkafka.js';
 import type { Breakwater } from '../../support/breakwater.js';
 import { requests, sidecar } from './helpers.js';
+import { fileTimeoutAtLeast } from '../../support/file-timeout.js';
 
 // Kafka starts, stops and rebalances: far over tap's default 30 s per file (never lower a larger one).
-const fileTimeoutMs = Number(process.env.TAP_TIMEOUT ?? '30') * 1000;
-if (fileTimeoutMs > 0 && fileTimeoutMs < 240_000) t.setTimeout(240_000);
+fileTimeoutAtLeast(t, 240_000);
 
 /** The versions the proxy narrows ApiVersions to (src/proxy/kafka/rewrite.ts), by librdkafka's api names. */
 const NARROWED: Record<string, number> = { Produce: 9, Fetch: 15, Metadata: 13, FindCoordinator: 6, ApiVersion: 4 };

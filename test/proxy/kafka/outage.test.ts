@@ -3,10 +3,10 @@
 import t from 'tap';
 import { withKafka } from '../../services/index.js';
 import { breakerState, kafka, metricOf, sidecar } from './helpers.js';
+import { fileTimeoutAtLeast } from '../../support/file-timeout.js';
 
 // Kafka starts, stops and rebalances: far over tap's default 30 s per file (never lower a larger one).
-const fileTimeoutMs = Number(process.env.TAP_TIMEOUT ?? '30') * 1000;
-if (fileTimeoutMs > 0 && fileTimeoutMs < 240_000) t.setTimeout(240_000);
+fileTimeoutAtLeast(t, 240_000);
 
 const FALLBACK = `      - match: { topics: [events] }
         use: [spool]

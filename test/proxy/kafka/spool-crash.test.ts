@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import t from 'tap';
 import { freePort, withKafka } from '../../services/index.js';
 import { breakerState, kafka, metricOf, sidecar } from './helpers.js';
+import { fileTimeoutAtLeast } from '../../support/file-timeout.js';
 
 // Kafka starts, stops and restarts, 100,000 messages go through twice: raise tap's 30 s default.
-const fileTimeoutMs = Number(process.env.TAP_TIMEOUT ?? '30') * 1000;
-if (fileTimeoutMs > 0 && fileTimeoutMs < 280_000) t.setTimeout(280_000);
+fileTimeoutAtLeast(t, 280_000);
 
 const TOTAL = 100_000;
 const PER_SEND = 500;

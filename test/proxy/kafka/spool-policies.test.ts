@@ -4,9 +4,9 @@
 import t from 'tap';
 import { withKafka } from '../../services/index.js';
 import { kafka, metricOf, sidecar } from './helpers.js';
+import { fileTimeoutAtLeast } from '../../support/file-timeout.js';
 
-const fileTimeoutMs = Number(process.env.TAP_TIMEOUT ?? '30') * 1000;
-if (fileTimeoutMs > 0 && fileTimeoutMs < 240_000) t.setTimeout(240_000);
+fileTimeoutAtLeast(t, 240_000);
 
 const FALLBACK = `      - match: { topics: any }
         use: [spool]
