@@ -911,8 +911,15 @@ function report(): string {
   out.push(`command: ${results.command}`);
   out.push(`host: ${JSON.stringify(results.host)}`);
   out.push(`rounds: ${D.rounds} per path, order alternating (direct first in odd rounds); medians over rounds; nothing pinned`);
-  const verdict = (met: boolean): string => (met ? 'met' : 'MISSED');
   const otherMax = (rows: { disturbance: Disturbance }[]): number => Math.max(0, ...rows.map((r) => r.disturbance.otherCpuPct));
+  /** a verdict built on intervals where other work took more than --max-other-cpu is flagged */
+  const verdict = (met: boolean, rows: { disturbance: Disturbance }[] = []): string =>
+    (met ? 'met' : 'MISSED') + (rows.length > 0 && median(rows.map((r) => r.disturbance.otherCpuPct)) > MAX_OTHER_CPU_PCT ? '*' : '');
+  let flagged = false;
+  const note = (v: string): string => {
+    if (v.endsWith('*')) flagged = true;
+    return v;
+  };
   if (s.produce.length) {
     out.push('');
     out.push(`1. Producer throughput (kafkajs, acks=-1, ${D.loops} loops x ${D.batch} msgs/send, ${D.produceSec} s per run)`);
@@ -921,7 +928,7 @@ function report(): string {
       const rows = results.produce.filter((r) => r.size === x.size);
       out.push(
         `   ${String(x.size).padStart(4)} B ${String(x.directMsgPerSec).padStart(12)} ${String(x.directMBps).padStart(6)} ${String(x.bwMsgPerSec).padStart(17)} ${String(x.bwMBps).padStart(6)}` +
-          `  ${x.ratio.toFixed(3)}  >=${TARGETS.produceRatio} ${verdict(x.met).padEnd(6)} ${String(x.bwUsPerMsg).padStart(8)}      ${otherMax(rows)}%`,
+          `  ${x.ratio.toFixed(3)}  >=${TARGETS.produceRatio} ${note(verdict(x.met, rows)).padEnd(7)} ${String(x.bwUsPerMsg).padStart(8)}      ${otherMax(rows)}%`,
       );
     }
     out.push('   per run: ' + results.produce.map((r) => `${r.size}/${r.round}/${r.path[0]}=${r.msgPerSec}`).join(' '));
@@ -933,7 +940,7 @@ function report(): string {
     for (const x of s.consume) {
       const rows = results.consume.filter((r) => r.size === x.size);
       out.push(
-        `   ${String(x.size).padStart(4)} B ${String(x.directMsgPerSec).padStart(13)} ${String(x.bwMsgPerSec).padStart(18)}  ${x.ratio.toFixed(3)}  >=${TARGETS.consumeRatio} ${verdict(x.met).padEnd(6)} ${String(x.bwUsPerMsg).padStart(8)}      ${otherMax(rows)}%`,
+        `   ${String(x.size).padStart(4)} B ${String(x.directMsgPerSec).padStart(13)} ${String(x.bwMsgPerSec).padStart(18)}  ${x.ratio.toFixed(3)}  >=${TARGETS.consumeRatio} ${note(verdict(x.met, rows)).padEnd(7)} ${String(x.bwUsPerMsg).padStart(8)}      ${otherMax(rows)}%`,
       );
     }
     out.push('   per run: ' + results.consume.map((r) => `${r.size}/${r.round}/${r.path[0]}=${r.msgPerSec}`).join(' '));
@@ -950,9 +957,15 @@ function report(): string {
     const errs = results.latency.reduce((a, r) => a + r.errors, 0);
     if (s.latency) {
       out.push(
-        `   added by breakwater: p50 ${s.latency.addedP50} ms, p99 ${s.latency.addedP99} ms (target <= ${TARGETS.addedP99Ms} ms: ${verdict(s.latency.met)}), p99.9 ${s.latency.addedP999} ms; breakwater CPU ${s.latency.bwUsPerSend} us/send (Kafka ${median(results.latency.map((r) => r.kafkaUsPerSend))} us/send); send errors ${errs}; max other CPU ${otherMax(results.latency)}%`,
+        `   added by breakwater: p50 ${s.latency.addedP50} ms, p99 ${s.latency.addedP99} ms (target <= ${TARGETS.addedP99Ms} ms: ${note(verdict(s.latency.met, results.latency))}), p99.9 ${s.latency.addedP999} ms; breakwater CPU ${s.latency.bwUsPerSend} us/send (Kafka ${median(results.latency.map((r) => r.kafkaUsPerSend))} us/send); send errors ${errs}; max other CPU ${otherMax(results.latency)}%`,
       );
     }
+  }
+  if (flagged) {
+    out.push('');
+    out.push(
+      `* UNRELIABLE: in the median interval behind this verdict, other work took more than ${MAX_OTHER_CPU_PCT}% of the CPUs ("max other CPU"); rerun on a quieter machine (--max-wait-quiet, --max-attempts), and read the CPU per message below, which noise disturbs much less.`,
+    );
   }
   out.push('');
   out.push('4. CPU per message (utime+stime from /proc/<pid>/stat, medians): breakwater / Kafka JVM / kafkajs client (this process)');
