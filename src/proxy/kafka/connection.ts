@@ -83,6 +83,8 @@ const BROKER_TROUBLE: ReadonlySet<number> = new Set([
   KafkaErrorCode.KAFKA_STORAGE_ERROR,
 ]);
 const MAX_LOCAL_FETCH_WAIT_MS = 30_000;
+/** Responses read whole before they go to the client: rewritten, or their error codes read. */
+const NEEDS_WHOLE_RESPONSE: ReadonlySet<number> = new Set([API_PRODUCE, API_METADATA, API_FIND_COORDINATOR, API_DESCRIBE_CLUSTER, API_API_VERSIONS]);
 
 type UpstreamState = 'none' | 'connecting' | 'open';
 
@@ -90,7 +92,15 @@ export class KafkaConnection {
   private readonly scanner: FrameScanner;
   private upstream: net.Socket | undefined;
   private upState: UpstreamState = 'none';
-  private upScanner: FrameScanner | undefined;
+  /** The response being read from upstream, and how. */
+  private reading: Entry | undefined;
+  private remaining = 0;
+  private frameBytes = 0;
+  private streaming = false;
+  private readonly parts: Buffer[] = [];
+  /** Size prefix and correlation id when they span chunks. */
+  private readonly head = Buffer.allocUnsafe(8);
+  private headFill = 0;
   private upError: Error | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   /** host:port of the upstream connection, for the cluster's per-broker view. */
@@ -118,7 +128,7 @@ export class KafkaConnection {
   }
 
   get pending(): number {
-    return this.sent.length;
+    return this.sent.length + (this.reading ? 1 : 0);
   }
 
   // --- client → breakwater ------------------------------------------------------------
@@ -267,7 +277,9 @@ export class KafkaConnection {
     const addr = `${to.host}:${to.port}`;
     this.upAddr = addr;
     this.upstream = up;
-    this.upScanner = new FrameScanner(this.host.config.maxFrameBytes);
+    this.reading = undefined;
+    this.parts.length = 0;
+    this.headFill = 0;
     this.connectTimer = setTimeout(() => up.destroy(new Error(`connect timeout after ${this.host.config.connectTimeout}ms`)), this.host.config.connectTimeout);
     up.on('connect', () => {
       clearTimeout(this.connectTimer);
@@ -291,7 +303,6 @@ export class KafkaConnection {
     if (up !== this.upstream) return;
     const wasOpen = this.upState === 'open';
     this.upstream = undefined;
-    this.upScanner = undefined;
     this.upState = 'none';
     if (this.closed) return;
     const err = this.upError;
@@ -324,9 +335,11 @@ export class KafkaConnection {
     // The broker went away with requests in flight. A reset is broker trouble; a clean close is
     // what a broker also does to a request it cannot parse, so it is not held against the cluster
     // (the reconnect that follows tells). The client reconnects and retries, as with a broker.
-    const inFlight = this.sent.length + this.unsent.length;
+    const lost = [...(this.reading ? [this.reading] : []), ...this.sent, ...this.unsent];
+    this.reading = undefined;
+    const inFlight = lost.length;
     let counted = false;
-    for (const e of [...this.sent, ...this.unsent]) {
+    for (const e of lost) {
       if (err !== undefined && clusterWide && !counted && e.token >= 0) {
         this.settle(e, 'failure', `Kafka broker ${addr} connection lost: ${err.message}`);
         counted = true;
@@ -342,59 +355,118 @@ export class KafkaConnection {
 
   // --- broker → client ---------------------------------------------------------------------
 
+  // A response is read by its size prefix. When it needs nothing from breakwater (everything
+  // but the rewritten address responses and Produce, whose error codes are read) and it is next
+  // in the client's order, its bytes go to the client as they arrive: a 1 MiB Fetch response is
+  // neither held back until complete nor copied into one buffer.
+
   private onUpstreamData(chunk: Buffer): void {
-    const scanner = this.upScanner;
-    if (scanner === undefined || this.closed) return;
+    if (this.upstream === undefined || this.closed) return;
     const now = Date.now();
     if (now - this.okNoted > 1000) {
       this.okNoted = now;
       this.host.cluster.brokerOk(this.upAddr, now);
     }
-    scanner.push(chunk);
     this.client.cork();
     try {
-      for (let frame = scanner.next(); frame !== null; frame = scanner.next()) {
-        if (!this.onResponse(frame)) return;
+      let off = 0;
+      while (off < chunk.length && !this.closed) {
+        if (this.reading === undefined) {
+          if (this.headFill === 0 && chunk.length - off >= 8) {
+            // the common case: size and correlation id in this chunk; the frame starts at off
+            if (!this.beginResponse(chunk.readInt32BE(off), chunk.readInt32BE(off + 4))) return;
+          } else {
+            const n = Math.min(8 - this.headFill, chunk.length - off);
+            chunk.copy(this.head, this.headFill, off, off + n);
+            this.headFill += n;
+            off += n;
+            if (this.headFill < 8) break;
+            this.headFill = 0;
+            if (!this.beginResponse(this.head.readInt32BE(0), this.head.readInt32BE(4))) return;
+            this.take(Buffer.from(this.head));
+            continue;
+          }
+        }
+        const n = Math.min(this.remaining, chunk.length - off);
+        this.take(n === chunk.length ? chunk : chunk.subarray(off, off + n));
+        off += n;
       }
-    } catch (err) {
-      if (!(err instanceof KafkaWireError)) throw err;
-      this.upstreamProtocolError(err.message);
     } finally {
       this.client.uncork();
     }
   }
 
-  /** False when the connection was closed. */
-  private onResponse(frame: Buffer): boolean {
+  /** Size prefix and correlation id of the next response are known; false when closed. */
+  private beginResponse(size: number, correlationId: number): boolean {
+    if (size < 4 || size > this.host.config.maxFrameBytes) {
+      this.upstreamProtocolError(`a response frame of ${size} bytes, outside 4..${this.host.config.maxFrameBytes} (maxFrameBytes)`);
+      return false;
+    }
     const e = this.sent.shift();
     if (e === undefined) {
-      this.upstreamProtocolError(`a response with no request outstanding (correlation id ${frame.length >= 8 ? frame.readInt32BE(4) : '?'})`);
+      this.upstreamProtocolError(`a response with no request outstanding (correlation id ${correlationId})`);
       return false;
     }
-    if (frame.length < 8 || frame.readInt32BE(4) !== e.correlationId) {
+    if (correlationId !== e.correlationId) {
       this.sent.unshift(e);
-      this.upstreamProtocolError(`correlation id ${frame.length >= 8 ? frame.readInt32BE(4) : '?'} where ${e.correlationId} (${apiName(e.apiKey)}) was expected`);
+      this.upstreamProtocolError(`correlation id ${correlationId} where ${e.correlationId} (${apiName(e.apiKey)}) was expected`);
       return false;
     }
-    switch (e.apiKey) {
-      case API_PRODUCE: {
-        const code = firstProduceErrorIn(e.apiVersion, frame.subarray(4 + responseHeaderLength(e.apiKey, e.apiVersion, frame)), BROKER_TROUBLE);
-        if (code !== undefined) this.settle(e, 'failure', `Produce answered ${errorName(code)}`);
-        else this.settle(e, 'success');
-        break;
+    this.reading = e;
+    this.remaining = size + 4;
+    this.frameBytes = size + 4;
+    this.streaming = !NEEDS_WHOLE_RESPONSE.has(e.apiKey) && this.queue[0] === e;
+    return true;
+  }
+
+  private take(part: Buffer): void {
+    this.remaining -= part.length;
+    if (this.streaming) this.client.write(part);
+    else this.parts.push(part);
+    if (this.remaining === 0) this.endResponse();
+  }
+
+  private endResponse(): void {
+    const e = this.reading!;
+    this.reading = undefined;
+    if (this.streaming) {
+      this.queue.shift(); // e was the head
+      this.settle(e, 'success');
+      this.flush();
+      return;
+    }
+    const parts = this.parts;
+    const frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.frameBytes);
+    parts.length = 0;
+    this.onResponse(e, frame);
+  }
+
+  private onResponse(e: Entry, frame: Buffer): void {
+    try {
+      switch (e.apiKey) {
+        case API_PRODUCE: {
+          const code = firstProduceErrorIn(e.apiVersion, frame.subarray(4 + responseHeaderLength(e.apiKey, e.apiVersion, frame)), BROKER_TROUBLE);
+          if (code !== undefined) this.settle(e, 'failure', `Produce answered ${errorName(code)}`);
+          else this.settle(e, 'success');
+          break;
+        }
+        case API_METADATA:
+        case API_FIND_COORDINATOR:
+        case API_DESCRIBE_CLUSTER:
+        case API_API_VERSIONS:
+          this.settle(e, 'success');
+          this.rewrite(e, frame);
+          return;
+        default:
+          this.settle(e, 'success');
       }
-      case API_METADATA:
-      case API_FIND_COORDINATOR:
-      case API_DESCRIBE_CLUSTER:
-      case API_API_VERSIONS:
-        this.settle(e, 'success');
-        return this.rewrite(e, frame);
-      default:
-        this.settle(e, 'success');
+    } catch (err) {
+      if (!(err instanceof KafkaWireError)) throw err;
+      this.upstreamProtocolError(`${apiName(e.apiKey)} v${e.apiVersion} response: ${err.message}`);
+      return;
     }
     e.answer = frame;
     this.flush();
-    return true;
   }
 
   /** Rewrites broker addresses (and narrows ApiVersions); may wait for new broker listeners. */
@@ -611,7 +683,7 @@ export class KafkaConnection {
 
   /** Called by the listener's sweep: the oldest request in flight past its deadline fails. */
   checkTimeout(now: number): void {
-    const e = this.sent[0];
+    const e = this.reading ?? this.sent[0];
     if (e === undefined || e.deadline > now) return;
     const message = `no response to ${apiName(e.apiKey)} from ${this.upAddr} within ${Math.round(now - e.started)}ms (timeout)`;
     this.settle(e, this.host.cluster.brokerDown(this.upAddr, Date.now()) ? 'failure' : 'ignored', message);
