@@ -307,7 +307,8 @@ export class KafkaConnection {
     if (this.closed) return;
     const err = this.upError;
     // One broker down while others answer is not the cluster's trouble: the client gets what a
-    // dead broker gives (a closed connection), refreshes Metadata and follows the new leader.
+    // dead broker gives (its connection closed, then refused: see KafkaCluster.suspend), refreshes
+    // Metadata and follows the new leader.
     const clusterWide = err !== undefined || !wasOpen ? this.host.cluster.brokerDown(addr, Date.now()) : false;
     if (!wasOpen) {
       const message = `Kafka broker ${addr} unreachable: ${err?.message ?? 'connection closed'}`;
