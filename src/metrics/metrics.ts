@@ -112,7 +112,7 @@ export class Metrics {
   );
   readonly spoolRejected = new CollectedFamily(
     'breakwater_spool_rejected_total',
-    'Records the spool refused (full: spool.maxBytes reached; idempotent or transactional producers; io: a disk error) or the dependency refused on replay (kept in rejected.log next to the spool, by error name).',
+    'Records the spool refused (full: spool.maxBytes reached; too_large: one request over spool.maxBytes; idempotent or transactional producers; malformed record batches; io: a disk error) or the dependency refused on replay (kept in rejected.log next to the spool, by error name).',
     'counter',
     () =>
       this.spoolSources.flatMap((src) =>

@@ -9,7 +9,7 @@ import type { KafkaDependencyConfig } from '../../config/schema.js';
 import type { Dependency } from '../../dependency/dependency.js';
 import type { FallbackReason } from '../../fallback/chain.js';
 import type { Logger } from '../../log/logger.js';
-import { SpoolFullError, type Spool, type SpoolInput } from '../../store/spool/spool.js';
+import { SpoolFullError, SpoolInputError, type Spool, type SpoolInput } from '../../store/spool/spool.js';
 import { API_FETCH, API_JOIN_GROUP, API_PRODUCE, API_SYNC_GROUP, apiName } from './api-keys.js';
 import type { BrokerRoute, KafkaCluster, Upstream } from './cluster.js';
 import type { TopicRules } from './fallbacks.js';
@@ -661,7 +661,7 @@ export class KafkaConnection {
           s.r.errorMessage = message;
         }
         dep.fallback('fail', full ? 'spool_full' : 'spool_error');
-        host.spoolRejected(full ? 'full' : 'io', records);
+        host.spoolRejected(full ? 'full' : err instanceof SpoolInputError ? 'too_large' : 'io', records);
         host.log.error({ err: message, records }, message);
         finish();
       },
