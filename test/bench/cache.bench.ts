@@ -17,7 +17,6 @@
 // the cache Redis on cpu 1. Rounds alternate the order (A B, B A, ...) and the medians are kept.
 // Every measured run records how much CPU processes the benchmark did not start took ("other
 // CPU"); above --max-other-cpu percent it is repeated after waiting for quiet (3 attempts).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,7 +45,7 @@ import {
   DisturbanceGuard,
 } from './support/procs.js';
 import { CLI, ROOT, sidecarConfig } from './support/sidecar.js';
-import { saveResults } from './support/results.js';
+import { benchCommit, saveResults } from './support/results.js';
 import { ensureDeb, versionOf } from './support/tools.js';
 
 const { values: args } = parseArgs({
@@ -183,13 +182,7 @@ function table(header: string[], rows: (string | number)[][]): string {
 
 async function main(): Promise<void> {
   const wrkBin = (await ensureDeb('wrk', 'wrk'))!;
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '') commit += ' (with uncommitted changes)';
-  } catch {
-    // not a checkout
-  }
+  const commit = benchCommit();
   results.host = {
     commit,
     cpu: /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown',

@@ -24,7 +24,6 @@
 // Other work on the machine ruins such numbers: every measured interval records how much CPU
 // processes the benchmark did not start took, and is repeated (after waiting for quiet) when
 // that exceeds --max-other-cpu percent of the machine (default 5).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,7 +49,7 @@ const STAGES: Stage[] = [
 ];
 import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNodeForwarder, type Server } from './support/servers.js';
 import { ROOT, startSidecar } from './support/sidecar.js';
-import { resultFile, saveResults } from './support/results.js';
+import { benchCommit, resultFile, saveResults } from './support/results.js';
 import { CACHE_DIR, ensureDeb, ensureVegeta, versionOf, VEGETA_VERSION } from './support/tools.js';
 
 const { values: args } = parseArgs({
@@ -159,14 +158,7 @@ function heading(text: string): void {
 }
 
 async function hostInfo(tools: { wrk: string; nginx: string; haproxy: string | undefined; vegeta: string }): Promise<Record<string, unknown>> {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    if (dirty) commit += ' (with uncommitted changes)';
-  } catch {
-    // not a checkout
-  }
+  const commit = benchCommit();
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
   return {
     commit,

@@ -36,7 +36,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { freePorts } from '../services/ports.js';
 import { startKafka, KAFKA_VERSION, type KafkaServer } from '../services/kafka.js';
@@ -56,7 +55,8 @@ import {
 } from './support/procs.js';
 import { summarizeProfile, type ProfileSummary } from './support/profile.js';
 import { CLI, ROOT } from './support/sidecar.js';
-import { resultFile, saveResults } from './support/results.js';
+import { benchCommit, resultFile, saveResults } from './support/results.js';
+import { startTicker, waitAsync } from './support/ticker.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -479,26 +479,6 @@ async function prefill(producer: Producer, topic: string, size: number, count: n
 
 // ------------------------------------------------------------------------------- 3. latency
 
-const TICKER = `
-const { workerData } = require('node:worker_threads');
-const seq = new Int32Array(workerData.sab, 0, 1);
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const { intervalNs, n } = workerData;
-const t0 = Number(process.hrtime.bigint()) + 20e6;
-new Float64Array(workerData.sab, 8, 1)[0] = t0;
-for (let i = 0; i < n; i++) {
-  const due = t0 + i * intervalNs;
-  for (;;) {
-    const d = due - Number(process.hrtime.bigint());
-    if (d <= 0) break;
-    Atomics.wait(sleeper, 0, 0, d / 1e6);
-  }
-  Atomics.store(seq, 0, i + 1);
-  Atomics.notify(seq, 0);
-}
-`;
-/** Atomics.waitAsync (V8; typed from lib es2024 on, this project compiles with es2023) */
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
 async function latencyRun(producer: Producer, rate: number, warmSec: number, sec: number) {
   const intervalNs = 1e9 / rate;
@@ -512,7 +492,7 @@ async function latencyRun(producer: Producer, rate: number, warmSec: number, sec
   const pending = new Set<Promise<void>>();
   const sab = new SharedArrayBuffer(16);
   const seq = new Int32Array(sab, 0, 1);
-  const ticker = new Worker(TICKER, { eval: true, workerData: { sab, intervalNs, n: total } });
+  const ticker = startTicker(sab, intervalNs, total);
   let t0 = NaN;
   let measureFrom = Infinity;
   let next = 0;
@@ -644,13 +624,7 @@ function heading(s: string): void {
 }
 
 async function main(): Promise<void> {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '') commit += ' (with uncommitted changes)';
-  } catch {
-    // not a checkout
-  }
+  const commit = benchCommit();
   const kafkajsVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/kafkajs/package.json'), 'utf8')) as { version: string }).version;
   results.host = {
     commit,

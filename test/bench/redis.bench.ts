@@ -29,14 +29,12 @@
 // at p50 and 0.5-1 ms at p99 on this 2-vCPU VM, where wake-ups are the floor) is measured and
 // reported; it is in every target's figures alike (growing a little with the CPU the target
 // takes), so the differences (breakwater minus direct) are what to read.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { freePorts } from '../services/ports.js';
 import { startRedis, type RedisServer } from '../services/redis.js';
 import {
@@ -61,8 +59,9 @@ import {
 } from './support/procs.js';
 import { summarizeProfile, type ProfileSummary, type Stage } from './support/profile.js';
 import { CLI, ROOT } from './support/sidecar.js';
-import { resultFile, saveResults } from './support/results.js';
+import { benchCommit, resultFile, saveResults } from './support/results.js';
 import { ensureDeb, versionOf } from './support/tools.js';
+import { startTicker, waitAsync } from './support/ticker.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -181,25 +180,6 @@ interface LoadgenResult {
   error?: string;
 }
 
-const TICKER = `
-const { workerData } = require('node:worker_threads');
-const seq = new Int32Array(workerData.sab, 0, 1);
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const { intervalNs, n } = workerData;
-// the schedule starts 20 ms after this thread is up (starting a worker takes tens of ms)
-const t0 = Number(process.hrtime.bigint()) + 20e6;
-new Float64Array(workerData.sab, 8, 1)[0] = t0;
-for (let i = 0; i < n; i++) {
-  const due = t0 + i * intervalNs;
-  for (;;) {
-    const d = due - Number(process.hrtime.bigint());
-    if (d <= 0) break;
-    Atomics.wait(sleeper, 0, 0, d / 1e6);
-  }
-  Atomics.store(seq, 0, i + 1);
-  Atomics.notify(seq, 0);
-}
-`;
 
 function resp(args: readonly string[]): Buffer {
   return Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`);
@@ -269,8 +249,6 @@ function redisCommand(port: number, args: readonly string[], timeoutMs = 3000): 
   });
 }
 
-/** Atomics.waitAsync (V8, Node >= 16; typed from lib es2024 on, this project compiles with es2023) */
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
 const LATENCY_KEY = 'breakwater:bench:latency';
 const LATENCY_VALUE = 'v'.repeat(32);
@@ -372,7 +350,7 @@ async function loadgenMain(argv: string[]): Promise<void> {
   const request = resp(['GET', LATENCY_KEY]);
   const sab = new SharedArrayBuffer(16);
   const seq = new Int32Array(sab, 0, 1);
-  const ticker = new Worker(TICKER, { eval: true, workerData: { sab, intervalNs, n: total } });
+  const ticker = startTicker(sab, intervalNs, total);
   let t0 = NaN;
   let next = 0;
   while (next < total && firstError === undefined) {
@@ -651,14 +629,7 @@ function rotate<T>(xs: readonly T[], r: number): T[] {
 }
 
 async function hostInfo(tools: Record<string, string | undefined>): Promise<Record<string, unknown>> {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    if (dirty) commit += ' (with uncommitted changes)';
-  } catch {
-    // not a checkout
-  }
+  const commit = benchCommit();
   // which listener `protocol: redis` runs in this build: the RESP-aware one or the interim
   // connection guard (a socket pipe)
   let listener = 'unknown';

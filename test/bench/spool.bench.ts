@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Spool } from '../../src/store/spool/spool.js';
-import { saveResults } from './support/results.js';
+import { benchCommit, saveResults } from './support/results.js';
 import { ROOT } from './support/sidecar.js';
 
 const { values: args } = parseArgs({
@@ -173,13 +173,7 @@ async function main(): Promise<void> {
   const root = args.dir ?? os.tmpdir();
   fs.mkdirSync(root, { recursive: true });
   results.settings.dir = root;
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '') commit += ' (with uncommitted changes)';
-  } catch {
-    // not a checkout
-  }
+  const commit = benchCommit();
   let filesystem = 'unknown';
   try {
     filesystem = execFileSync('df', ['-PT', root], { encoding: 'utf8' }).trim().split('\n')[1]!.split(/\s+/).slice(0, 2).join(' ');

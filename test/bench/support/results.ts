@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 // Where a benchmark run is kept: test/bench/results/<name>-<start time>.{json,txt} (gitignored),
 // plus <name>-latest.json.
 import fs from 'node:fs';
@@ -20,4 +21,15 @@ export function saveResults(name: string, results: { startedAt: string }, text: 
   fs.writeFileSync(resultFile(name, results.startedAt, 'txt'), text + '\n');
   process.stdout.write(`\n${text}\n\nresults: ${path.relative(ROOT, jsonFile)} (and ${name}-latest.json)\n`);
   return jsonFile;
+}
+
+/** The commit a bench ran on, marked when the tree had uncommitted changes; 'unknown' outside a checkout. */
+export function benchCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${commit} (with uncommitted changes)` : commit;
+  } catch {
+    return 'unknown'; // not a checkout
+  }
 }
