@@ -58,7 +58,7 @@ function accepts(to: Upstream, timeoutMs: number): Promise<boolean> {
 }
 
 const STATE_FILE = 'cluster-state.json';
-/** A broker that answered within this long counts as alive for blame(). */
+/** A broker that answered within this long counts as alive (see brokerDown). */
 const ALIVE_MS = 30_000;
 const PORTS_FILE = 'broker-ports.json';
 

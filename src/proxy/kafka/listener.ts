@@ -32,7 +32,7 @@ export class KafkaListener implements ConnectionHost {
   private readonly requests = new Float64Array(API_KEY_COUNT + 1);
   private readonly stats = { appended: 0, replayed: 0, rejected: {} as Record<string, number> };
   private readonly dir: string | undefined;
-  private readonly bindHost: string;
+  private readonly maxSpoolBytes: number;
 
   constructor(
     readonly dep: Dependency,
@@ -45,7 +45,6 @@ export class KafkaListener implements ConnectionHost {
     this.dir = this.rules.spools ? path.resolve(spoolConfig.dir, dep.name) : undefined;
     this.maxSpoolBytes = spoolConfig.maxBytes;
     const { host } = parseListen(config.listen);
-    this.bindHost = host;
     const advertised = config.advertisedHost ?? (host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host);
     this.cluster = new KafkaCluster({
       bindHost: host,
@@ -94,8 +93,6 @@ export class KafkaListener implements ConnectionHost {
       }
     }
   }
-
-  private readonly maxSpoolBytes: number;
 
   get log() {
     return this.dep.log;
