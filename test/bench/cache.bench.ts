@@ -45,7 +45,7 @@ import {
   DisturbanceGuard,
 } from './support/procs.js';
 import { CLI, ROOT, sidecarConfig } from './support/sidecar.js';
-import { benchCommit, saveResults } from './support/results.js';
+import { benchCommit, runMain, saveResults } from './support/results.js';
 import { ensureDeb, versionOf } from './support/tools.js';
 
 const { values: args } = parseArgs({
@@ -342,14 +342,7 @@ function report(): string {
   return out.join('\n');
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  results.error = (err as Error).stack ?? String(err);
-  process.stderr.write(`\nbench failed: ${results.error}\n`);
-  exitCode = 1;
-}
+const exitCode = await runMain(main, results);
 summarize();
 results.finishedAt = new Date().toISOString();
 results.settings.repeatedIntervals = guard.repeated;

@@ -49,7 +49,7 @@ const STAGES: Stage[] = [
 ];
 import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNodeForwarder, type Server } from './support/servers.js';
 import { ROOT, startSidecar } from './support/sidecar.js';
-import { benchCommit, resultFile, saveResults } from './support/results.js';
+import { benchCommit, resultFile, runMain, saveResults } from './support/results.js';
 import { CACHE_DIR, ensureDeb, ensureVegeta, versionOf, VEGETA_VERSION } from './support/tools.js';
 
 const { values: args } = parseArgs({
@@ -621,14 +621,7 @@ function report(): string {
   return out.join('\n');
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  results.error = (err as Error).stack ?? String(err);
-  process.stderr.write(`\nbench failed: ${results.error}\n`);
-  exitCode = 1;
-}
+const exitCode = await runMain(main, results);
 if (results.saturation.static.length > 0 && Object.keys(results.verdicts).length === 0) computeRatios();
 results.finishedAt = new Date().toISOString();
 results.settings.repeatedIntervals = guard.repeated;

@@ -59,7 +59,7 @@ import {
 } from './support/procs.js';
 import { summarizeProfile, type ProfileSummary, type Stage } from './support/profile.js';
 import { CLI, ROOT } from './support/sidecar.js';
-import { benchCommit, resultFile, saveResults } from './support/results.js';
+import { benchCommit, resultFile, runMain, saveResults } from './support/results.js';
 import { ensureDeb, versionOf } from './support/tools.js';
 import { startTicker, waitAsync } from './support/ticker.js';
 
@@ -1242,14 +1242,7 @@ function report(): string {
   return out.join('\n');
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  results.error = (err as Error).stack ?? String(err);
-  process.stderr.write(`\nbench failed: ${results.error}\n`);
-  exitCode = 1;
-}
+const exitCode = await runMain(main, results);
 if (results.throughput.runs.length > 0 && results.throughput.summary.length === 0) summarizeThroughput();
 if (Object.keys(results.verdicts).length === 0) computeRatios();
 results.host.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));

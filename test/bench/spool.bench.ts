@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Spool } from '../../src/store/spool/spool.js';
-import { benchCommit, saveResults } from './support/results.js';
+import { benchCommit, runMain, saveResults } from './support/results.js';
 import { ROOT } from './support/sidecar.js';
 
 const { values: args } = parseArgs({
@@ -200,14 +200,7 @@ async function main(): Promise<void> {
     `(${main100.name}, target >= ${TARGET_RECORDS_PER_SEC}); ${results.cases[1]!.recordsPerSec} records/s with ${results.cases[1]!.name}`;
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  results.error = (err as Error).stack ?? String(err);
-  process.stderr.write(`\nbench failed: ${results.error}\n`);
-  exitCode = 1;
-}
+const exitCode = await runMain(main, results);
 results.finishedAt = new Date().toISOString();
 results.host.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
 saveResults('spool', results, report());

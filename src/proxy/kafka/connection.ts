@@ -13,7 +13,7 @@ import { SpoolFullError, SpoolInputError, type Spool, type SpoolInput } from '..
 import { API_FETCH, API_JOIN_GROUP, API_PRODUCE, API_SYNC_GROUP, apiName } from './api-keys.js';
 import type { BrokerRoute, KafkaCluster, Upstream } from './cluster.js';
 import type { TopicRules } from './fallbacks.js';
-import { FrameScanner, isFlexibleRequest, parseRequestHeader, responseHeaderLength } from './framing.js';
+import { FrameScanner, isFlexibleRequest, parseRequestHeader, requestBodyOffset, responseHeaderLength } from './framing.js';
 import { encodeApiVersionsResponse, encodeUnsupportedApiVersions } from './messages/api-versions.js';
 import { KafkaErrorCode, errorName } from './messages/errors.js';
 import { encodeEmptyFetchResponse, parseFetchRequest } from './messages/fetch.js';
@@ -186,7 +186,7 @@ export class KafkaConnection {
     let acks: number;
     let req: ProduceRequest | undefined;
     try {
-      body = frame.subarray(bodyOffset(frame, flexible));
+      body = frame.subarray(requestBodyOffset(frame, flexible));
       acks = produceAcks(v, body);
       // While the spool still holds records of a partition, its new records queue behind them.
       const spool = this.host.spool;
@@ -757,20 +757,10 @@ export function streamOf(topic: string, partition: number): string {
   return `${topic}:${partition}`;
 }
 
-/** Where the body starts, without decoding the client id (the common case). */
-function bodyOffset(frame: Buffer, flexible: boolean): number {
-  const len = frame.readInt16BE(12);
-  const o = 14 + (len > 0 ? len : 0);
-  if (o > frame.length) throw new KafkaWireError('truncated', `request header client id runs past the end of the frame`);
-  if (!flexible) return o;
-  if (frame[o] === 0) return o + 1; // no tagged fields
-  return parseRequestHeader(frame).headerEnd;
-}
-
 /** Fetch's max_wait_ms: after replica_id before v15, first in the body from v15. */
 function fetchMaxWait(frame: Buffer, v: number): number {
   try {
-    const at = bodyOffset(frame, v >= 12) + (v >= 15 ? 0 : 4);
+    const at = requestBodyOffset(frame, v >= 12) + (v >= 15 ? 0 : 4);
     return at + 4 <= frame.length ? Math.max(0, frame.readInt32BE(at)) : 0;
   } catch {
     return 0;

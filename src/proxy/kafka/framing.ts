@@ -204,6 +204,20 @@ export function parseRequestHeader(frame: Buffer, offset = 4): RequestHeader {
 }
 
 /**
+ * Where the request body starts in a frame from FrameScanner (size prefix included), like
+ * parseRequestHeader().headerEnd but without decoding the client id: the per-request path.
+ * The frame must hold at least the 14 bytes up to the client id length.
+ */
+export function requestBodyOffset(frame: Buffer, flexible: boolean): number {
+  const len = frame.readInt16BE(12);
+  const o = 14 + (len > 0 ? len : 0);
+  if (o > frame.length) throw new KafkaWireError('truncated', `request header client id runs past the end of the frame`);
+  if (!flexible) return o;
+  if (frame[o] === 0) return o + 1; // no tagged fields
+  return parseRequestHeader(frame).headerEnd;
+}
+
+/**
  * Length of the response header that starts at `offset` in `frame` (default 4: a frame from
  * FrameScanner, size prefix included; the body then starts at offset + the returned length).
  * v0 is the INT32 correlation id; v1 (responses to flexible requests, except ApiVersions,

@@ -33,3 +33,15 @@ export function benchCommit(): string {
     return 'unknown'; // not a checkout
   }
 }
+
+/** Runs a bench's main(); a failure is kept in results.error (the report says so) and gives exit code 1. */
+export async function runMain(main: () => Promise<void>, results: { error?: string }): Promise<number> {
+  try {
+    await main();
+    return 0;
+  } catch (err) {
+    results.error = (err as Error).stack ?? String(err);
+    process.stderr.write(`\nbench failed: ${results.error}\n`);
+    return 1;
+  }
+}

@@ -4,7 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { inProperty } from '../../support/property-asserts.js';
-import { FrameScanner, isFlexibleRequest, parseRequestHeader, responseHeaderLength } from '../../../src/proxy/kafka/framing.js';
+import { FrameScanner, isFlexibleRequest, parseRequestHeader, requestBodyOffset, responseHeaderLength } from '../../../src/proxy/kafka/framing.js';
 import { KafkaWireError, Writer } from '../../../src/proxy/kafka/wire.js';
 
 function frameOf(body: Uint8Array): Buffer {
@@ -171,6 +171,7 @@ t.test('request header v1 and v2 parse, headerEnd points at the body', async (t)
         const frame = w.toBuffer();
         frame.writeInt32BE(frame.length - 4, 0);
         t.same(parseRequestHeader(frame), { apiKey, apiVersion, correlationId, clientId, flexible, headerEnd });
+        t.equal(requestBodyOffset(frame, flexible), headerEnd, 'requestBodyOffset (no client id decoding) agrees');
       },
     ),
     { numRuns: 200 },
