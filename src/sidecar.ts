@@ -12,7 +12,8 @@ import { ClickHouseListener } from './proxy/clickhouse/listener.js';
 import { KafkaListener } from './proxy/kafka/listener.js';
 import { RedisListener } from './proxy/redis/listener.js';
 import { CommandCounters } from './proxy/redis/metrics.js';
-import { StartupGate } from './startup/gate.js';
+import { CdcConsumer } from './cdc/consumer.js';
+import { StartupGate, type StartupCondition } from './startup/gate.js';
 import { ResponseCache } from './store/response-cache.js';
 
 export interface SidecarOptions {
@@ -80,10 +81,19 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
     }
   }
 
-  const gate = new StartupGate(config.startup, dependencies, log);
+  // The CDC consumer is not optional: declared topics mean it runs, and startup waits for it.
+  const cdc = config.cdc && new CdcConsumer(config.cdc, dependencies.get(config.cdc.clickhouse)!, metrics.registry, log.child({ component: 'cdc' }));
+  const conditions: StartupCondition[] = cdc ? [{ name: 'cdc', notReadyReason: () => cdc.notRunningReason() }] : [];
+
+  const gate = new StartupGate(config.startup, dependencies, log, conditions);
   const ready = (): { ready: boolean; reasons: string[] } => {
     const reasons: string[] = [];
     if (!gate.passed) reasons.push('startup: waiting for ' + gate.waitingFor().join(', '));
+    if (cdc) {
+      const why = cdc.notRunningReason();
+      if (why !== undefined) reasons.push(why);
+      else if (cdc.config.maxLag > 0 && cdc.stats.totalLag() > cdc.config.maxLag) reasons.push(`cdc lag ${cdc.stats.totalLag()} exceeds cdc.maxLag ${cdc.config.maxLag}`);
+    }
     for (const [name, d] of dependencies) {
       if (!d.config.required || d.ready) continue;
       const check = d.checks.find((c) => !c.healthy);
@@ -103,6 +113,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
     started: () => gate.passed,
     startupStatus: () => gate.status(),
     ready,
+    cdcStatus: cdc && (() => cdc.status()),
     cacheStatus: cache && (() => ({ redis: config.cache.redis === undefined ? 'not configured' : cache.redisReady ? 'ready' : 'unavailable', stats: cache.stats })),
   });
 
@@ -115,7 +126,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
       log.info({ drainTimeoutMs: config.shutdown.drainTimeout }, 'shutting down: no new connections, draining in-flight requests');
       gate.cancel();
       clearInterval(readiness);
-      await Promise.all(listeners.map((l) => l.close(deadline)));
+      await Promise.all([...listeners.map((l) => l.close(deadline)), cdc?.stop(deadline)]);
       for (const d of dependencies.values()) d.close();
       await cache?.close();
       await new Promise<void>((r) => {
@@ -130,6 +141,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   const adminAddr = parseListen(config.admin.listen);
   await listen(admin, adminAddr.host, adminAddr.port);
   for (const l of listeners) await l.start();
+  cdc?.start();
 
   log.info(
     {

@@ -40,6 +40,10 @@ REQUIRED_DEBS=(
   "redis-server:redis-server"
   # a client, not a server: librdkafka's command-line tool (test/services/kcat.ts)
   "kcat:kcat"
+  # PostgreSQL (test/services/postgres.ts): its server binaries live in
+  # /usr/lib/postgresql/<version>/bin, off PATH; pg_ctlcluster (postgresql-common,
+  # pulled in by postgresql) is on PATH and stands for them here
+  "pg_ctlcluster:postgresql"
 )
 
 have_binary() {
@@ -106,6 +110,8 @@ install_debs() {
     case $pkg in
       redis-server) stop_started_service /run/redis/redis-server.pid /var/run/redis/redis-server.pid ;;
       clickhouse-server) stop_started_service /run/clickhouse-server/clickhouse-server.pid /var/run/clickhouse-server/clickhouse-server.pid ;;
+      # the package creates a cluster <version>/main; its postmaster writes /run/postgresql/<version>-main.pid
+      postgresql) stop_started_service /run/postgresql/*-main.pid /var/run/postgresql/*-main.pid ;;
     esac
   done
 
@@ -121,6 +127,7 @@ install_debs
 # test/services/kafka-install.sh: a no-op when ~/.cache/breakwater/kafka-<version>
 # is complete; otherwise needs java and mvn, and prints how long the download took.
 bash test/services/kafka-install.sh </dev/null >&2 || die "installing the Kafka jars failed (errors above): run bash test/services/kafka-install.sh"
+bash test/services/debezium-install.sh </dev/null >&2 || die "installing Kafka Connect + the Debezium PostgreSQL connector (Maven jars) failed (errors above): run bash test/services/debezium-install.sh"
 bash test/services/rdkafka-install.sh </dev/null >&2 || die "installing confluent-kafka (librdkafka) for the Kafka proxy tests failed (errors above): needs python3 with venv (apt-get install python3-venv) and PyPI access; run bash test/services/rdkafka-install.sh"
 
 # --- 2. node_modules and the build -------------------------------------------

@@ -14,6 +14,8 @@ export interface AdminState {
   startupStatus(): Record<string, unknown>;
   /** Ready: started, and every required dependency ready. */
   ready(): { ready: boolean; reasons: string[] };
+  /** The CDC consumer, when configured: `/status` shows it as `cdc`. */
+  cdcStatus?: () => unknown;
   /** The response cache, when the sidecar has one: `/status` shows it as `cache`. */
   cacheStatus?: () => unknown;
 }
@@ -50,6 +52,7 @@ async function route(state: AdminState, req: IncomingMessage, res: ServerRespons
           reasons: r.reasons,
           startup: { started: state.started(), ...state.startupStatus() },
           dependencies: deps,
+          ...(state.cdcStatus ? { cdc: state.cdcStatus() } : {}),
           ...(state.cacheStatus ? { cache: state.cacheStatus() } : {}),
         });
       }

@@ -175,6 +175,10 @@ export const clickhouseDependency = z
     protocol: z.literal('clickhouse-http').describe('ClickHouse over HTTP.'),
     ...common,
     health: healthSchema.prefault({}),
+    fedByCdc: z
+      .boolean()
+      .default(false)
+      .describe('This ClickHouse holds tables the CDC consumer keeps in sync: the config must then declare `cdc.topics` (a guard against the consumer being left out).'),
     upstream: upstreams(['http'], 'ClickHouse HTTP URL (http://; TLS to the upstream is not supported yet), or a list of replicas used round-robin among the healthy ones.'),
     fallback: z
       .array(clickhouseFallbackRule)
@@ -318,6 +322,68 @@ export const kafkaDependency = z
   })
   .describe('A Kafka cluster: a wire-protocol proxy with one local listener per broker, broker addresses rewritten to them.');
 
+const CDC_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const CH_IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const chIdent = (what: string) => z.string().regex(CH_IDENT, { message: `expected a ClickHouse ${what} (letters, digits, _; not starting with a digit)` });
+
+export const cdcTopicSchema = z
+  .strictObject({
+    table: z
+      .string()
+      .regex(/^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$/, { message: 'expected a ClickHouse table name, optionally database.table' })
+      .describe('ClickHouse table the topic\'s rows go to (`database.table` or a table in the default database). It must exist at startup: see config/cdc/clickhouse.sql.'),
+    key: z.array(chIdent('column')).min(1).describe('Key columns: every event must carry them (deletes too). They are the table\'s ORDER BY.'),
+    version: chIdent('column').describe('Version column of the ReplacingMergeTree (an integer column: UInt64 for an LSN).'),
+    versionFrom: z
+      .enum(['lsn', 'ts_ms', 'ts_us', 'ts_ns'])
+      .default('lsn')
+      .describe('Event field that fills `version`: `lsn` (source.lsn, strictly increasing per row: the safe choice), or the source commit time `ts_ms`/`ts_us`/`ts_ns` (changes in one transaction then tie, and the last written wins).'),
+    deleted: chIdent('column').default('is_deleted').describe('Column set to 1 for a delete (`op: d`) and 0 otherwise; read the table with `FINAL WHERE is_deleted = 0`.'),
+    rename: z
+      .record(z.string().min(1), chIdent('column'))
+      .default({})
+      .describe('Event field → ClickHouse column, for fields whose column has another name. Other columns take the field of the same name.'),
+    timestampUnit: z
+      .enum(['s', 'ms', 'us', 'ns'])
+      .default('us')
+      .describe('Unit of integer timestamps written into DateTime columns when messages carry no schema (`schemas.enable=false`). Debezium sends `timestamp` as microseconds (MicroTimestamp) and `timestamp(0..3)` as milliseconds. With schemas, the schema decides.'),
+  })
+  .describe('One Debezium topic and the ClickHouse table it feeds.');
+
+export const cdcSchema = z
+  .strictObject({
+    brokers: z
+      .union([HOST_PORT_UPSTREAM, z.array(HOST_PORT_UPSTREAM).min(1)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .describe('Kafka bootstrap brokers (host:port), reached directly, not through a kafka listener.'),
+    clickhouse: z.string().describe('Name of the `clickhouse-http` dependency the consumer writes through: its upstream, and its breaker (open: the consumer pauses).'),
+    groupId: z.string().min(1).default('breakwater-cdc').describe('Kafka consumer group. Every sidecar with the same groupId shares the topics\' partitions.'),
+    clientId: z.string().min(1).default('breakwater-cdc').describe('Kafka client id (in broker logs and quotas).'),
+    deadLetterTopic: z
+      .string()
+      .regex(CDC_TOPIC, { message: 'expected a Kafka topic name' })
+      .default('cdc.dlq')
+      .describe('Messages that cannot be decoded or written go here, with headers saying why and where from. Created at startup when missing.'),
+    fromBeginning: z.boolean().default(true).describe('A group with no committed offsets starts at the earliest message (true) or the latest (false).'),
+    batch: z
+      .strictObject({
+        rows: positiveInt('Write when this many rows are buffered.', 10_000),
+        bytes: size('Write when the buffered rows reach this size.', '16MiB'),
+        interval: duration('Write at least this often when rows are buffered.', '1s'),
+      })
+      .prefault({})
+      .describe('When a batch is written: one INSERT per table per batch, then the offsets are committed.'),
+    writeTimeout: duration('Deadline of one INSERT.', '30s'),
+    retryBackoff: duration('Longest wait between attempts when a write fails (it starts at 250ms and doubles).', '5s'),
+    sessionTimeout: duration('Kafka group session timeout: a sidecar silent this long loses its partitions.', '30s'),
+    maxLag: z.number().int().min(0).default(0).describe('Readiness: `/readyz` fails while the total lag (messages not yet written) exceeds this. 0 = lag does not affect readiness.'),
+    lagInterval: duration('How often the high watermarks are read for the lag metric when no messages arrive.', '5s'),
+    topics: z
+      .record(z.string().regex(CDC_TOPIC, { message: 'expected a Kafka topic name' }), cdcTopicSchema)
+      .describe('Debezium topic → ClickHouse table. The consumer always runs when topics are declared; there is no switch to turn it off.'),
+  })
+  .describe('The CDC consumer: Debezium change events from Kafka into ClickHouse. Always on when declared.');
+
 export const dependencySchema = z.discriminatedUnion('protocol', [clickhouseDependency, redisDependency, kafkaDependency]);
 
 const NAME = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -382,6 +448,7 @@ export const configSchema = z
       .record(z.string().regex(NAME, { message: 'dependency names are lowercase letters, digits, _ and - (they become metric labels)' }), dependencySchema)
       .default({})
       .describe('The dependencies breakwater stands in front of, by name (the `dependency` label of every metric).'),
+    cdc: cdcSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     cfg.startup.waitFor.forEach((name, i) => {
@@ -405,7 +472,45 @@ export const configSchema = z
       }
       seen.set(dep.listen, `dependencies.${name}.listen`);
     }
+    checkCdc(cfg, ctx);
   });
+
+type ConfigCheck = { dependencies: Record<string, { protocol: string; fedByCdc?: boolean }>; cdc?: { clickhouse: string; topics: Record<string, { key: string[]; version: string; deleted: string }> } };
+function checkCdc(cfg: ConfigCheck, ctx: z.RefinementCtx): void {
+  const topics = cfg.cdc ? Object.keys(cfg.cdc.topics) : [];
+  for (const [name, dep] of Object.entries(cfg.dependencies)) {
+    if (dep.fedByCdc && topics.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dependencies', name, 'fedByCdc'],
+        message: `dependency ${name} says its tables are fed by CDC, but the config declares no cdc.topics: add the cdc section (see config/default.yaml) so the consumer runs`,
+      });
+    }
+  }
+  if (!cfg.cdc) return;
+  const target = cfg.dependencies[cfg.cdc.clickhouse];
+  if (target?.protocol !== 'clickhouse-http') {
+    const known = Object.entries(cfg.dependencies).filter(([, d]) => d.protocol === 'clickhouse-http').map(([n]) => n);
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cdc', 'clickhouse'],
+      message: `cdc.clickhouse names "${cfg.cdc.clickhouse}", which is not a clickhouse-http dependency (clickhouse-http dependencies: ${known.join(', ') || 'none'})`,
+    });
+  }
+  if (topics.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['cdc', 'topics'], message: 'cdc declares no topics: map at least one Debezium topic to a table, or remove the cdc section' });
+  }
+  for (const [topic, t] of Object.entries(cfg.cdc.topics)) {
+    for (const special of [t.version, t.deleted]) {
+      if (t.key.includes(special)) {
+        ctx.addIssue({ code: 'custom', path: ['cdc', 'topics', topic, 'key'], message: `column ${special} cannot be both a key column and the version or deleted column` });
+      }
+    }
+    if (t.version === t.deleted) {
+      ctx.addIssue({ code: 'custom', path: ['cdc', 'topics', topic, 'deleted'], message: `the version and deleted columns must differ (both are ${t.version})` });
+    }
+  }
+}
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
@@ -419,3 +524,5 @@ export type RedisFallbackRule = z.output<typeof redisFallbackRule>;
 export type CacheConfig = z.output<typeof configSchema>['cache'];
 export type KafkaFallbackRule = z.output<typeof kafkaFallbackRule>;
 export type SpoolConfig = z.output<typeof configSchema>['spool'];
+export type CdcConfig = z.output<typeof cdcSchema>;
+export type CdcTopicConfig = z.output<typeof cdcTopicSchema>;

@@ -7,6 +7,13 @@ import type { Logger } from '../log/logger.js';
 
 export type GateOutcome = 'passed' | 'exit' | 'serve-unready' | 'cancelled';
 
+/** Something besides a dependency that startup waits for (the CDC consumer). */
+export interface StartupCondition {
+  name: string;
+  /** Undefined when satisfied; otherwise what is wrong and how to fix it. */
+  notReadyReason(): string | undefined;
+}
+
 export class StartupGate {
   passed = false;
   outcome: GateOutcome | undefined;
@@ -17,10 +24,14 @@ export class StartupGate {
     private readonly config: Config['startup'],
     private readonly deps: ReadonlyMap<string, Dependency>,
     private readonly log: Logger,
+    private readonly conditions: readonly StartupCondition[] = [],
   ) {}
 
   waitingFor(): string[] {
-    return this.config.waitFor.filter((n) => !this.deps.get(n)?.healthy);
+    return [
+      ...this.config.waitFor.filter((n) => !this.deps.get(n)?.healthy),
+      ...this.conditions.filter((c) => c.notReadyReason() !== undefined).map((c) => c.name),
+    ];
   }
 
   async run(): Promise<GateOutcome> {
@@ -29,7 +40,8 @@ export class StartupGate {
       const waiting = this.waitingFor();
       if (waiting.length === 0) {
         this.passed = true;
-        this.log.info({ waitedMs: Date.now() - this.startedAt }, `startup gate passed: ${this.config.waitFor.join(', ') || 'nothing to wait for'}`);
+        const waited = [...this.config.waitFor, ...this.conditions.map((c) => c.name)];
+        this.log.info({ waitedMs: Date.now() - this.startedAt }, `startup gate passed: ${waited.join(', ') || 'nothing to wait for'}`);
         return (this.outcome = 'passed');
       }
       if (Date.now() >= deadline) {
@@ -62,7 +74,8 @@ export class StartupGate {
   private describe(names: string[]): string {
     return names
       .map((n) => {
-        const d = this.deps.get(n)!;
+        const d = this.deps.get(n);
+        if (!d) return `${n}: ${this.conditions.find((c) => c.name === n)?.notReadyReason() ?? 'not ready'}.`;
         const tried = d.checks.map((c) => `${c.opts.target} (${c.lastError ?? 'ok'})`).join(', ');
         return `${n}: tried ${tried || d.config.upstream.join(', ')}.`;
       })

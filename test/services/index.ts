@@ -10,6 +10,8 @@ import {
   type StartKafkaOptions,
 } from './kafka.js';
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
+import { startPostgres, type PostgresServer, type StartPostgresOptions } from './postgres.js';
+import { startDebezium, type DebeziumServer, type StartDebeziumOptions } from './debezium.js';
 
 export { freePort, freePorts, isPortFree } from './ports.js';
 export { ManagedProcess, ServiceError, findBinary, makeTempDir, poll, tailFile } from './process.js';
@@ -21,6 +23,10 @@ export type { RedisServer, StartRedisOptions } from './redis.js';
 export { startKafka, startKafkaCluster, kafkaMetadata, kafkaHome, topicPartitions, KAFKA_VERSION } from './kafka.js';
 export type { KafkaCluster, KafkaClusterNode, KafkaMetadata, KafkaServer, PartitionInfo, StartKafkaClusterOptions, StartKafkaOptions } from './kafka.js';
 export { findKcat, kcat } from './kcat.js';
+export { startPostgres, findPostgres, SOCIAL_SCHEMA_SQL } from './postgres.js';
+export type { PostgresRow, PostgresServer, StartPostgresOptions } from './postgres.js';
+export { startDebezium, debeziumHome, DEBEZIUM_VERSION, CONNECT_VERSION } from './debezium.js';
+export type { ConnectorStatus, DebeziumServer, StartDebeziumOptions } from './debezium.js';
 export type { KcatOptions, KcatResult } from './kcat.js';
 
 /** Anything with tap's t.teardown(fn): a tap Test. */
@@ -54,4 +60,18 @@ export async function withKafkaCluster(t: TeardownHost, opts?: StartKafkaCluster
   const cluster = await startKafkaCluster(opts);
   t.teardown(() => cluster.stop());
   return cluster;
+}
+
+/** Starts a PostgreSQL server (wal_level=logical) for this test and registers t.teardown(stop). */
+export async function withPostgres(t: TeardownHost, opts?: StartPostgresOptions): Promise<PostgresServer> {
+  const server = await startPostgres(opts);
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/** Starts Kafka Connect standalone + the Debezium PostgreSQL connector for this test and registers t.teardown(stop). */
+export async function withDebezium(t: TeardownHost, opts: StartDebeziumOptions): Promise<DebeziumServer> {
+  const server = await startDebezium(opts);
+  t.teardown(() => server.stop());
+  return server;
 }
