@@ -237,10 +237,14 @@ export class CdcConsumer {
         }
         counts[ev.op]++;
         const source: RowSource = { topic, partition, offset: m.offset, key: m.key, value: m.value };
-        pending.add(route.table, route.encode(ev), source);
+        const committedAt = ev.source.ts_ms;
+        pending.add(route.table, route.encode(ev), source, typeof committedAt === 'number' ? committedAt : undefined);
       } catch (err) {
-        if (!(err instanceof CdcError)) throw err;
-        pending.deadLetter({ topic, partition, offset: m.offset, key: m.key, value: m.value, reason: err.reason, error: err.message });
+        // A CdcError is the message's fault. Anything else is a bug here: the message still goes
+        // to the dead-letter topic (it can be replayed from there) instead of crash-looping.
+        const known = err instanceof CdcError;
+        if (!known) this.log.error({ err, topic, partition, offset: m.offset }, `cdc: decoding ${topic}[${partition}]@${m.offset} failed unexpectedly`);
+        pending.deadLetter({ topic, partition, offset: m.offset, key: m.key, value: m.value, reason: known ? err.reason : 'internal_error', error: known ? err.message : `internal error: ${(err as Error).message}` });
       }
     }
     if (last === undefined) return;
@@ -319,7 +323,9 @@ export class CdcConsumer {
         continue;
       }
       await this.commit(batch);
-      this.metrics.batchSeconds.observe((Date.now() - started) / 1000);
+      const now = Date.now();
+      this.metrics.batchSeconds.observe((now - started) / 1000);
+      for (const at of batch.committedAt) this.metrics.eventAge.observe(Math.max(0, now - at) / 1000);
       this.stats.batches++;
       this.resume();
       return;

@@ -1,8 +1,9 @@
 // Decodes one Debezium change message (JSON converter) into a ChangeEvent:
 // with the `{schema, payload}` wrapper (schemas.enable=true) or the bare
 // envelope (schemas.enable=false, what the original deployment emitted).
-// One JSON.parse per message; the row struct's field schemas are parsed once
-// per distinct schema and reused (verified field by field, no allocation).
+// One JSON.parse per message (of the payload alone when the schema text is one
+// already seen); the row struct's field schemas are built once per distinct
+// schema and reused (verified field by field, no allocation).
 import type { ChangeEvent, ChangeOp, FieldSchema } from './change-event.js';
 import { CdcError, excerpt } from './errors.js';
 
@@ -24,6 +25,8 @@ function textExcerpt(text: string): string {
  */
 export function decodeChange(value: Buffer | string | null): ChangeEvent | null {
   if (value === null || value.length === 0) return null;
+  const fast = typeof value === 'string' ? decodeWrapped(value) : decodeWrappedBytes(value);
+  if (fast !== undefined) return fast;
   const text = typeof value === 'string' ? value : value.toString('utf8');
   let doc: unknown;
   try {
@@ -33,17 +36,121 @@ export function decodeChange(value: Buffer | string | null): ChangeEvent | null 
   }
   if (doc === null) return null;
   if (!isObject(doc)) throw new CdcError('undecodable', `message value is JSON but not an object: ${excerpt(doc)}; expected a Debezium change envelope`);
-
-  let envelope: Json = doc;
-  let schema: unknown;
   if ('payload' in doc && 'schema' in doc && !('op' in doc)) {
     // schemas.enable=true: {schema, payload}
     if (doc.payload === null) return null;
     if (!isObject(doc.payload)) throw new CdcError('undecodable', `message has a {schema, payload} wrapper but its payload is not an object: ${excerpt(doc.payload)}`);
-    envelope = doc.payload;
-    schema = doc.schema;
+    return fromEnvelope(doc.payload, doc.schema, undefined);
   }
+  return fromEnvelope(doc, undefined, undefined);
+}
 
+// ---- the {schema, payload} fast path ------------------------------------------
+// JsonConverter writes `{"schema":<schema>,"payload":<envelope>}`, the schema
+// being ~85% of the bytes and the same for every message of a table. So the
+// schema text is compared with the recently seen ones (length, then content)
+// and only the payload is parsed. A schema text is trusted as a split point
+// only after it parsed on its own as one complete JSON value.
+
+const HEAD = '{"schema":';
+const SPLIT = '},"payload":';
+
+interface KnownSchema {
+  text: string;
+  bytes: Buffer;
+  schema: unknown;
+  after?: Map<string, FieldSchema> | undefined;
+  before?: Map<string, FieldSchema> | undefined;
+  resolved: number; // bit 1: after, bit 2: before
+}
+
+const known: KnownSchema[] = [];
+const KNOWN_LIMIT = 16;
+
+/** undefined when the text is not in JsonConverter's wrapper layout (the caller parses it whole). */
+function decodeWrapped(text: string): ChangeEvent | null | undefined {
+  if (!text.startsWith(HEAD)) return undefined;
+  const split = text.indexOf(SPLIT, HEAD.length);
+  if (split < 0) return undefined;
+  let end = text.length - 1;
+  while (end > split && text.charCodeAt(end) <= 32) end--;
+  if (text.charCodeAt(end) !== 125) return undefined;
+  const schemaLength = split + 1 - HEAD.length;
+  let entry: KnownSchema | undefined;
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i] as KnownSchema;
+    if (k.text.length === schemaLength && text.startsWith(k.text, HEAD.length)) {
+      entry = k;
+      break;
+    }
+  }
+  if (entry === undefined) {
+    const schemaText = text.slice(HEAD.length, split + 1);
+    let schema: unknown;
+    try {
+      schema = JSON.parse(schemaText);
+    } catch {
+      return undefined;
+    }
+    entry = remember(schemaText, Buffer.from(schemaText), schema);
+  }
+  return fromPayload(text.slice(split + SPLIT.length, end), entry);
+}
+
+const HEAD_BYTES = Buffer.from(HEAD);
+const SPLIT_BYTES = Buffer.from(SPLIT);
+
+/** decodeWrapped on the raw bytes: memcmp the schema, UTF-8-decode only the payload. */
+function decodeWrappedBytes(buf: Buffer): ChangeEvent | null | undefined {
+  if (buf.length < HEAD_BYTES.length + SPLIT_BYTES.length || buf.compare(HEAD_BYTES, 0, HEAD_BYTES.length, 0, HEAD_BYTES.length) !== 0) return undefined;
+  const split = buf.indexOf(SPLIT_BYTES, HEAD_BYTES.length);
+  if (split < 0) return undefined;
+  let end = buf.length - 1;
+  while (end > split && (buf[end] as number) <= 32) end--;
+  if (buf[end] !== 125) return undefined;
+  const schemaEnd = split + 1;
+  const schemaLength = schemaEnd - HEAD_BYTES.length;
+  let entry: KnownSchema | undefined;
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i] as KnownSchema;
+    if (k.bytes.length === schemaLength && buf.compare(k.bytes, 0, schemaLength, HEAD_BYTES.length, schemaEnd) === 0) {
+      entry = k;
+      break;
+    }
+  }
+  if (entry === undefined) {
+    const schemaText = buf.toString('utf8', HEAD_BYTES.length, schemaEnd);
+    let schema: unknown;
+    try {
+      schema = JSON.parse(schemaText);
+    } catch {
+      return undefined;
+    }
+    entry = remember(schemaText, Buffer.from(buf.subarray(HEAD_BYTES.length, schemaEnd)), schema);
+  }
+  return fromPayload(buf.toString('utf8', split + SPLIT_BYTES.length, end), entry);
+}
+
+function remember(text: string, bytes: Buffer, schema: unknown): KnownSchema {
+  const entry: KnownSchema = { text, bytes, schema, resolved: 0 };
+  if (known.length >= KNOWN_LIMIT) known.shift();
+  known.push(entry);
+  return entry;
+}
+
+function fromPayload(payloadText: string, entry: KnownSchema): ChangeEvent | null | undefined {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(payloadText);
+  } catch {
+    return undefined; // the whole-text parse reports it
+  }
+  if (payload === null) return null;
+  if (!isObject(payload)) return undefined;
+  return fromEnvelope(payload, entry.schema, entry);
+}
+
+function fromEnvelope(envelope: Json, schema: unknown, entry: KnownSchema | undefined): ChangeEvent {
   const op = envelope.op;
   if (typeof op !== 'string') {
     const keys = Object.keys(envelope).slice(0, 8).join(', ');
@@ -83,10 +190,19 @@ export function decodeChange(value: Buffer | string | null): ChangeEvent | null 
   return {
     op: op as ChangeOp,
     row,
-    fields: schema === undefined ? undefined : fieldsOf(schema, image),
+    fields: schema === undefined ? undefined : entry === undefined ? fieldsOf(schema, image) : knownFields(entry, image),
     source: isObject(source) ? source : NO_SOURCE,
     tsMs: typeof tsMs === 'number' ? tsMs : undefined,
   };
+}
+
+function knownFields(entry: KnownSchema, image: 'after' | 'before'): Map<string, FieldSchema> | undefined {
+  const bit = image === 'after' ? 1 : 2;
+  if ((entry.resolved & bit) === 0) {
+    entry[image] = fieldsOf(entry.schema, image);
+    entry.resolved |= bit;
+  }
+  return entry[image];
 }
 
 // ---- field schemas, cached per distinct schema -----------------------------

@@ -17,7 +17,9 @@
 //                       number means seconds on new versions but raw ticks on older ones.
 //                       Before 1970 it is "-SSSSSSSSSS.fff" (= -(S + .fff)), which needs
 //                       date_time_input_format=basic (the server default; best_effort
-//                       rejects it); the second just before 1970 cannot be written at all.
+//                       rejects it); in a column declared with tz UTC it is the UTC calendar
+//                       text "YYYY-MM-DD hh:mm:ss.fff" instead, which also covers the second
+//                       just before 1970 (otherwise out_of_range).
 //   Bool                true/false
 //   Enum8/16            the quoted name (18.16 rejects the number); numbers map to names
 //   Nullable(X)         null; a null into a non-Nullable column is an error
@@ -420,7 +422,7 @@ function innerEncoder(target: EncoderTarget, field: FieldSchema | undefined, fai
     case 'datetime':
       return dateTimeEncoder(unitOf(field, target.timestampUnit), fail, target);
     case 'datetime64':
-      return dateTime64Encoder(t.precision, unitOf(field, target.timestampUnit), fail, target);
+      return dateTime64Encoder(t.precision, t.timezone !== undefined && UTC_NAMES.has(t.timezone), unitOf(field, target.timestampUnit), fail, target);
     case 'unsupported':
       throw new CdcError('unmappable', `column ${target.column} has type ${t.raw}, which the CDC consumer cannot write: ${t.reason}; change the column type or leave the column out of the mapping`);
   }
@@ -567,7 +569,19 @@ function dateTimeEncoder(unit: TimeUnit, fail: Fail, target: EncoderTarget): Val
   };
 }
 
-function dateTime64Encoder(precision: number, unit: TimeUnit, fail: Fail, target: EncoderTarget): ValueEncoder {
+const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT', 'UCT', 'Etc/UCT', 'Universal', 'Etc/Universal', 'Zulu', 'Etc/Zulu']);
+
+/** 'YYYY-MM-DD hh:mm:ss' of UNIX seconds, UTC. */
+function utcText(sec: number): string {
+  const days = Math.floor(sec / 86400);
+  const s = sec - days * 86400;
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s / 60) % 60;
+  const x = s % 60;
+  return `${civilText(days)} ${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${x < 10 ? '0' : ''}${x}`;
+}
+
+function dateTime64Encoder(precision: number, utcColumn: boolean, unit: TimeUnit, fail: Fail, target: EncoderTarget): ValueEncoder {
   const k = unit === 'days' ? 0 : UNIT_DIGITS[unit];
   const perUnit = POW10[k] as number;
   const fracOf = (digits: string): string => (digits.length >= precision ? digits.slice(0, precision) : digits + ZEROS.slice(0, precision - digits.length));
@@ -575,12 +589,14 @@ function dateTime64Encoder(precision: number, unit: TimeUnit, fail: Fail, target
     if (sec < DT64_MIN || sec > DT64_MAX) {
       return fail('out_of_range', v, `outside DateTime64's range 1900-01-01..2299-12-31 (read as ${unit}):`, `check the value, ${unitHint(target)}`);
     }
-    if (precision === 0) return sec < 0 ? `"-${String(-sec).padStart(10, '0')}"` : `"${String(sec).padStart(10, '0')}"`;
-    if (sec >= 0) return `"${String(sec).padStart(10, '0')}.${frac}"`;
+    if (sec >= 0) return precision === 0 ? `"${String(sec).padStart(10, '0')}"` : `"${String(sec).padStart(10, '0')}.${frac}"`;
+    // Before 1970 in a UTC column: the calendar text, which every input format reads.
+    if (utcColumn) return precision === 0 ? `"${utcText(sec)}"` : `"${utcText(sec)}.${frac}"`;
+    if (precision === 0) return `"-${String(-sec).padStart(10, '0')}"`;
     // ClickHouse reads "-S.F" as -(S + F/10^p): write the magnitude.
     const f = Number(frac);
     if (f === 0) return `"-${String(-sec).padStart(10, '0')}.${frac}"`;
-    if (sec === -1) return fail('out_of_range', v, 'is within the second before 1970-01-01, which ClickHouse cannot read from text:', 'check the value');
+    if (sec === -1) return fail('out_of_range', v, 'is within the second before 1970-01-01, which ClickHouse reads wrongly as a UNIX timestamp:', `declare the column DateTime64(${precision}, 'UTC')`);
     return `"-${String(-sec - 1).padStart(10, '0')}.${String((POW10[precision] as number) - f).padStart(precision, '0')}"`;
   };
   return (v) => {

@@ -5,9 +5,11 @@ import { CollectedFamily, HistogramCells } from '../metrics/collected.js';
 import { CdcStats } from './stats.js';
 
 const BATCH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const AGE_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 900, 3600];
 
 export class CdcMetrics {
   readonly batchSeconds = new HistogramCells(BATCH_BUCKETS);
+  readonly eventAge = new HistogramCells(AGE_BUCKETS);
 
   constructor(
     registry: Registry,
@@ -23,6 +25,9 @@ export class CdcMetrics {
       ),
       new CollectedFamily('breakwater_cdc_batch_duration_seconds', 'Time to write one batch: the dead letters, one INSERT per table, and the offset commit.', 'histogram', () =>
         this.batchSeconds.samples('breakwater_cdc_batch_duration_seconds', {}),
+      ),
+      new CollectedFamily('breakwater_cdc_event_age_seconds', 'End-to-end freshness: time from the commit in the source database (Debezium source.ts_ms) until ClickHouse acknowledged the row and its offset was committed.', 'histogram', () =>
+        this.eventAge.samples('breakwater_cdc_event_age_seconds', {}),
       ),
       new CollectedFamily('breakwater_cdc_lag', 'Messages in a partition not yet written to ClickHouse (high watermark minus committed offset).', 'gauge', () =>
         [...this.stats.partitions.values()].map((p) => ({ labels: { topic: p.topic, partition: p.partition }, value: CdcStats.lagOf(p) })),

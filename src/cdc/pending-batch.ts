@@ -22,6 +22,8 @@ export class PendingBatch {
   readonly deadLetters: DeadLetter[] = [];
   /** `topic\0partition` → next offset to commit */
   readonly offsets = new Map<string, { topic: string; partition: number; offset: string }>();
+  /** source.ts_ms of each row (the commit in the source database), for the event-age histogram. */
+  readonly committedAt: number[] = [];
   rows = 0;
   bytes = 0;
   /** When the first row (or dead letter) arrived; 0 while empty. */
@@ -36,7 +38,8 @@ export class PendingBatch {
     return this.offsets.size === 0;
   }
 
-  add(table: string, line: string, source: RowSource): void {
+  add(table: string, line: string, source: RowSource, committedAt: number | undefined): void {
+    if (committedAt !== undefined) this.committedAt.push(committedAt);
     let t = this.tables.get(table);
     if (!t) this.tables.set(table, (t = { lines: [], sources: [] }));
     t.lines.push(line);

@@ -68,13 +68,32 @@ export function compileRowEncoder(mapping: TableMapping): RowEncoder {
       }
       if (v === null) {
         if (isKey[i]) throw missingKey(mapping, fieldNames[i] as string, ev);
-        // A delete's `before` with REPLICA IDENTITY DEFAULT has nulls outside the key.
         if (isDelete || omitNull[i]) continue;
+      }
+      if (isDelete && !isKey[i]) {
+        line += deleteValue(prefixes[i] as string, enc[i] as ValueEncoder, v);
+        continue;
       }
       line += (prefixes[i] as string) + (enc[i] as ValueEncoder)(v);
     }
     return `${line}}\n`;
   };
+}
+
+/**
+ * A non-key value of a delete's `before` image, or nothing when it does not
+ * encode. With REPLICA IDENTITY DEFAULT Debezium fills NOT NULL columns outside
+ * the key with placeholders ("" for a uuid, 0, false) that need not fit the
+ * column; the delete marker only needs its key. With FULL the values are real
+ * and kept (e.g. for a partition key).
+ */
+function deleteValue(prefix: string, encode: ValueEncoder, v: unknown): string {
+  try {
+    return prefix + encode(v);
+  } catch (err) {
+    if (err instanceof CdcError) return '';
+    throw err;
+  }
 }
 
 function missingKey(mapping: TableMapping, field: string, ev: ChangeEvent): CdcError {

@@ -152,7 +152,10 @@ t.test('dates and times', async (t) => {
   t.equal(enc('DateTime64(9)')(5), '"0000000000.000005000"', 'zero-padded: never read as a date');
   t.equal(enc('DateTime64(0)', undefined, 'ms')(5999), '"0000000005"');
   t.equal(enc('DateTime64(6)')(-100_500_000), '"-0000000100.500000"', 'before 1970: the magnitude');
-  t.throws(() => enc('DateTime64(6)')(-500_000), { code: 'out_of_range' });
+  t.throws(() => enc('DateTime64(6)')(-500_000), { code: 'out_of_range', message: /DateTime64\(6, 'UTC'\)/ });
+  t.equal(enc("DateTime64(6, 'UTC')")(-1), '"1969-12-31 23:59:59.999999"', 'a UTC column: calendar text before 1970');
+  t.equal(enc("DateTime64(0, 'Etc/UTC')")(-2_208_988_800_000_000), '"1900-01-01 00:00:00"');
+  t.equal(enc("DateTime64(3, 'UTC')")(1_000), '"0000000000.001"', 'after 1970 still the UNIX form');
   t.equal(enc('DateTime64(9)', { type: 'string', name: SEMANTIC.zonedTimestamp })('2023-11-14T22:13:20.123456789Z'), '"1700000000.123456789"', 'ZonedTimestamp keeps ns');
   t.equal(enc('DateTime64(9)', { type: 'int64', name: SEMANTIC.nanoTimestamp })(1_700_000_000_123_456_789), '"1700000000.123456768"', 'ns beyond 2^53: what JSON.parse kept');
   t.throws(() => enc('DateTime64(3)')('1899-12-31T23:59:59Z'), { code: 'out_of_range' });

@@ -44,6 +44,7 @@ dependencies:
     protocol: clickhouse-http
     listen: 127.0.0.1:${listenPort}
     upstream: ${o.clickhouse}
+    required: true
     fedByCdc: true
     breaker: ${o.breaker ?? '{ failures: 2, openFor: 2s, halfOpenSuccesses: 1 }'}
     health: { interval: 500ms, timeout: 1s, unhealthyThreshold: 2 }

@@ -74,6 +74,13 @@ t.test('a delete: deleted = 1, nulls outside the key omitted', async (t) => {
   t.same(JSON.parse(line), { _is_deleted: 1, _version: 24023128, id });
   t.same(JSON.parse(enc(ev('d', full))), { ...JSON.parse(enc(ev('c', full))), _is_deleted: 1 }, 'REPLICA IDENTITY FULL: the whole before image');
   t.throws(() => enc(ev('d', { caption: null })), { code: 'unmappable', message: /REPLICA IDENTITY FULL/ });
+  const withUser = compileRowEncoder(posts('lsn', [col('user_id', 'UUID')]));
+  t.same(
+    JSON.parse(withUser(ev('d', { id, user_id: '', caption: null, image_key: null, soft_delete: false, created_at: 0 }))),
+    { _is_deleted: 1, _version: 24023128, id, soft_delete: 0, created_at: '0000000000.000000' },
+    'REPLICA IDENTITY DEFAULT placeholders that do not fit ("" for a uuid) are left out',
+  );
+  t.throws(() => withUser(ev('c', { id, user_id: '' })), { code: 'unmappable' }, 'but not in an insert');
 });
 
 t.test('version sources and a Bool deleted column', async (t) => {
