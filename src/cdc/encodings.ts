@@ -5,11 +5,16 @@
 //   String/FixedString  JSON string; a non-string value is its JSON text as a string
 //   UUID                JSON string, shape-checked (8-4-4-4-12 hex)
 //   (U)Int8..256        unquoted integer; booleans → 1/0. Numbers beyond 2^53 lost
-//                       precision in JSON.parse already; integer *strings* stay exact
-//   Float32/64          unquoted number
+//                       precision in JSON.parse already (written as the double's exact
+//                       value); integer *strings* stay exact
+//   Float32/64          unquoted number; Jackson's "NaN"/"Infinity" → "nan"/"inf"
 //   Decimal(P,S)        UNQUOTED exact decimal text with S fraction digits, built from
-//                       the digits (BigInt only past 2^53): 18.16 rejects quoted decimals
-//   Date/Date32         "YYYY-MM-DD" (18.16 rejects a day number)
+//                       the digits (BigInt only past 2^53): 18.16 rejects quoted decimals.
+//                       Never rounded: extra non-zero digits or > P digits → out_of_range.
+//                       Schemaless, a padded base64 string is Decimal bytes at the column
+//                       scale, other strings decimal text (so "1234" reads as base64)
+//   Date/Date32         "YYYY-MM-DD" (18.16 rejects a day number); Date only up to
+//                       2105-12-31, because 18.16 silently stores later dates as 0000-00-00
 //   DateTime            unquoted UNIX seconds (time-zone independent); sub-seconds truncated
 //   DateTime64(p)       "SSSSSSSSSS.fff…" — a quoted UNIX timestamp with p fraction digits,
 //                       zero-padded to 10 integer digits so ClickHouse never reads it as a
@@ -556,10 +561,11 @@ function dateEncoder(extended: boolean, unit: TimeUnit, fail: Fail): ValueEncode
 const unitHint = (target: EncoderTarget) => `or set columns.${target.column}.timestampUnit if the integer is not in ${target.timestampUnit}`;
 
 function dateTimeEncoder(unit: TimeUnit, fail: Fail, target: EncoderTarget): ValueEncoder {
-  const per = unit === 'days' ? 1 / 86400 : (POW10[UNIT_DIGITS[unit]] as number);
+  const per = unit === 'days' ? 1 : (POW10[UNIT_DIGITS[unit]] as number);
+  const perDay = unit === 'days' ? 86400 : 1;
   return (v) => {
     let sec: number;
-    if (typeof v === 'number' && Number.isInteger(v)) sec = Math.floor(v / per);
+    if (typeof v === 'number' && Number.isInteger(v)) sec = Math.floor(v / per) * perDay;
     else if (typeof v === 'string' && parseIso(v)) sec = isoSec;
     else return fail('unmappable', v, 'not a timestamp:', 'send an integer timestamp or an ISO-8601 string');
     if (sec < 0 || sec > DATETIME_MAX) {

@@ -142,6 +142,8 @@ t.test('dates and times', async (t) => {
   t.equal(enc('DateTime', { type: 'int64', name: SEMANTIC.nanoTimestamp })(1_700_000_000_000_000_000), '1700000000', 'ns');
   t.equal(enc('DateTime')(1_700_000_000_000_000), '1700000000', 'schemaless: timestampUnit us');
   t.equal(enc('DateTime', undefined, 's')(1_700_000_000), '1700000000', 'timestampUnit s');
+  t.equal(enc('DateTime', { type: 'int32', name: SEMANTIC.date })(19675), String(19675 * 86400), 'a Date into DateTime: midnight UTC');
+  t.equal(enc('DateTime64(3)', { type: 'int32', name: SEMANTIC.date })(-1), '"-0000086400.000"');
   t.equal(enc("DateTime('Europe/Berlin')", { type: 'string', name: SEMANTIC.zonedTimestamp })('2023-11-14T22:13:20.5+01:00'), '1699996400');
   t.throws(() => enc('DateTime', undefined, 'ms')(-1), { code: 'out_of_range', message: /timestampUnit/ });
   t.throws(() => enc('DateTime', undefined, 's')(2 ** 32), { code: 'out_of_range' });

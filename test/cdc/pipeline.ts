@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Test } from 'tap';
 import { freePort, withClickHouse, withDebezium, withKafka, withPostgres, type ClickHouseServer, type DebeziumServer, type KafkaServer, type PostgresServer } from '../services/index.js';
 import { SOCIAL_SCHEMA_SQL } from '../services/postgres.js';
-import type { Breakwater } from '../support/breakwater.js';
+import type { Breakwater, TeardownHost } from '../support/breakwater.js';
 import { applyShippedDdl, cdcSidecar, createTopics, kafkaClient, waitRunning } from './helpers.js';
 
 export const TABLES = ['posts', 'follows', 'comments', 'likes'] as const;
@@ -18,10 +18,10 @@ export interface Pipeline {
   pg: PostgresServer;
   debezium: DebeziumServer;
   listenPort: number;
-  startSidecar(t: Test): Promise<Breakwater>;
+  startSidecar(t: TeardownHost, batch?: string): Promise<Breakwater>;
 }
 
-export async function startPipeline(t: Test, schemasEnable: boolean): Promise<Pipeline> {
+export async function startPipeline(t: TeardownHost, schemasEnable: boolean): Promise<Pipeline> {
   const [kafka, ch, pg] = await Promise.all([withKafka(t), withClickHouse(t), withPostgres(t)]);
   await pg.query(SOCIAL_SCHEMA_SQL);
   await applyShippedDdl(ch);
@@ -37,8 +37,8 @@ export async function startPipeline(t: Test, schemasEnable: boolean): Promise<Pi
     pg,
     debezium,
     listenPort,
-    async startSidecar(t) {
-      const bw = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, batch: '{ rows: 10000, interval: 500ms }', logLevel: 'warn' }, listenPort);
+    async startSidecar(t, batch = '{ rows: 10000, interval: 500ms }') {
+      const bw = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, batch, logLevel: 'warn' }, listenPort);
       await waitRunning(bw, 90_000);
       return bw;
     },
@@ -208,13 +208,23 @@ export async function deadLetterCount(kafka: KafkaServer): Promise<number> {
   }
 }
 
-/** p50/p99 from a Prometheus histogram's cumulative buckets (linear within a bucket). */
-export function histogramQuantiles(metrics: string, name: string, qs: number[]): number[] {
+export function histogramBuckets(metrics: string, name: string): [number, number][] {
   const buckets: [number, number][] = [];
   for (const line of metrics.split('\n')) {
     const m = new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)`).exec(line);
     if (m) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
   }
+  return buckets;
+}
+
+/** p50/p99 from a Prometheus histogram's cumulative buckets (linear within a bucket). */
+export function histogramQuantiles(metrics: string, name: string, qs: number[]): number[] {
+  return bucketQuantiles(histogramBuckets(metrics, name), qs);
+}
+
+/** Quantiles from cumulative [le, count] buckets; `since` (an earlier read) is subtracted first. */
+export function bucketQuantiles(buckets: [number, number][], qs: number[], since: [number, number][] = []): number[] {
+  buckets = buckets.map(([le, c], i) => [le, c - (since[i]?.[1] ?? 0)]);
   const total = buckets.at(-1)?.[1] ?? 0;
   return qs.map((q) => {
     const want = q * total;
