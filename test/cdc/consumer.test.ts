@@ -3,7 +3,7 @@
 // offsets committed only for written rows, and what /status and /metrics say about it.
 import t from 'tap';
 import { freePort, withClickHouse, withKafka } from '../services/index.js';
-import { applyShippedDdl, cdcSidecar, countRows, createTopics, expectedPosts, kafkaClient, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
+import { TOKEN, applyShippedDdl, cdcSidecar, countRows, createTopics, expectedPosts, kafkaClient, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
 
 t.setTimeout(240_000);
 
@@ -147,4 +147,20 @@ await t.test('a composite key (follows): one row per key, deletes by the whole k
   await producer.send({ topic: 'cdc.follows', messages: [{ key: follower, value: ev('d', 50_008) }] });
   await bw.waitFor(async () => (await countRows(ch, 'SELECT count() FROM follows_cdc FINAL WHERE is_deleted = 0')) === 0, 'the unfollow removes it', 20_000);
   t.equal(await countRows(ch, 'SELECT count() FROM follows_cdc FINAL'), 1, 'one row per composite key after FINAL');
+});
+
+await t.test('cdc.maxLag: readiness fails while the lag exceeds it', async (t) => {
+  const lagged = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, groupId: 'lag-test', required: false, extraCdc: '  maxLag: 5\n' }, await freePort());
+  await waitRunning(lagged);
+  await lagged.waitFor(async () => (await lagged.get('/readyz')).status === 200, 'ready once caught up', 30_000);
+  // Writes refused: the breaker forced open pauses the consumer while changes keep coming.
+  t.equal((await lagged.post('/breakers/clickhouse/force-open', TOKEN)).status, 200, 'breaker forced open');
+  for (let i = 0; i < 20; i++) await send('c', { id: uuid(), user_id: uuid(), caption: `lag ${i}`, image_key: null, soft_delete: false, created_at: micros('2024-06-01T00:00:00') }, false);
+  let reasons = '';
+  await lagged.waitFor(async () => /cdc lag \d+ exceeds cdc.maxLag 5/.test((reasons = (await lagged.get('/readyz')).body.reasons.join('; '))), 'readiness to fail on lag', 30_000);
+  t.pass(`/readyz 503: ${reasons}`);
+  t.equal((await lagged.post('/breakers/clickhouse/reset', TOKEN)).status, 200, 'breaker reset');
+  await lagged.waitFor(async () => (await lagged.get('/readyz')).status === 200, 'ready again once the lag is written', 30_000);
+  t.pass('ready again after catching up');
+  await untilPostsMatch('the lagging rows are written after the breaker closes');
 });

@@ -33,6 +33,8 @@ export interface CdcSidecarOptions {
   startup?: string;
   extraCdc?: string;
   logLevel?: string;
+  /** dependencies.clickhouse.required (default true) */
+  required?: boolean;
 }
 
 export function cdcYaml(o: CdcSidecarOptions, listenPort: number): string {
@@ -44,7 +46,7 @@ dependencies:
     protocol: clickhouse-http
     listen: 127.0.0.1:${listenPort}
     upstream: ${o.clickhouse}
-    required: true
+    required: ${o.required ?? true}
     fedByCdc: true
     breaker: ${o.breaker ?? '{ failures: 2, openFor: 2s, halfOpenSuccesses: 1 }'}
     health: { interval: 500ms, timeout: 1s, unhealthyThreshold: 2 }
