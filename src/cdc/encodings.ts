@@ -558,7 +558,7 @@ function dateEncoder(extended: boolean, unit: TimeUnit, fail: Fail): ValueEncode
   };
 }
 
-const unitHint = (target: EncoderTarget) => `or set columns.${target.column}.timestampUnit if the integer is not in ${target.timestampUnit}`;
+const unitHint = (target: EncoderTarget) => `or set the topic's timestampUnit (cdc.topics.<topic>.timestampUnit) if the integer is not in ${target.timestampUnit}`;
 
 function dateTimeEncoder(unit: TimeUnit, fail: Fail, target: EncoderTarget): ValueEncoder {
   const per = unit === 'days' ? 1 : (POW10[UNIT_DIGITS[unit]] as number);

@@ -54,7 +54,7 @@ export function compileRowEncoder(mapping: TableMapping): RowEncoder {
     if (ver === undefined || ver === null) {
       throw new CdcError(
         'unmappable',
-        `event for ${mapping.table} has no source.${versionFrom} for the version column ${version.column}; set version.from to a source field the connector sends (lsn, ts_ms, ts_us or ts_ns)`,
+        `event for ${mapping.table} has no source.${versionFrom} for the version column ${version.column}; set the topic's versionFrom (cdc.topics.${mapping.topic}.versionFrom) to a source field the connector sends (lsn, ts_ms, ts_us or ts_ns)`,
       );
     }
     let line = (isDelete ? headDelete : headUpsert) + versionEncoder(ver);
