@@ -2,22 +2,12 @@
 // without the schema wrapper, every op, tombstones, poison messages to the dead-letter topic,
 // offsets committed only for written rows, and what /status and /metrics say about it.
 import t from 'tap';
-import { freePort, withClickHouse, withKafka } from '../services/index.js';
-import { TOKEN, applyShippedDdl, cdcSidecar, countRows, createTopics, expectedPosts, kafkaClient, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
+import { freePort } from '../services/index.js';
+import { TOKEN, cdcServices, cdcSidecar, countRows, expectedPosts, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
 
 t.setTimeout(240_000);
 
-const kafka = await withKafka(t);
-const ch = await withClickHouse(t);
-await applyShippedDdl(ch);
-const client = kafkaClient(kafka.brokers);
-const admin = client.admin();
-await admin.connect();
-t.teardown(() => admin.disconnect());
-await createTopics(admin, ['cdc.posts', 'cdc.follows', 'cdc.comments', 'cdc.likes'], 3);
-const producer = client.producer();
-await producer.connect();
-t.teardown(() => producer.disconnect());
+const { kafka, ch, client, producer } = await cdcServices(t);
 
 const bw = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url }, await freePort());
 await t.test('the consumer starts with the sidecar', async (t) => {

@@ -1,22 +1,12 @@
 // Two sidecars (two pods) in one consumer group split the partitions; when one leaves, the
 // other takes its partitions over from the committed offsets, and nothing is lost.
 import t from 'tap';
-import { freePort, withClickHouse, withKafka } from '../services/index.js';
-import { applyShippedDdl, cdcSidecar, createTopics, expectedPosts, kafkaClient, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
+import { freePort } from '../services/index.js';
+import { cdcServices, cdcSidecar, expectedPosts, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
 
 t.setTimeout(240_000);
 
-const kafka = await withKafka(t);
-const ch = await withClickHouse(t);
-await applyShippedDdl(ch);
-const client = kafkaClient(kafka.brokers);
-const admin = client.admin();
-await admin.connect();
-t.teardown(() => admin.disconnect());
-await createTopics(admin, ['cdc.posts'], 4);
-const producer = client.producer();
-await producer.connect();
-t.teardown(() => producer.disconnect());
+const { kafka, ch, producer } = await cdcServices(t, ['cdc.posts'], 4);
 
 const topics = '    cdc.posts: { table: posts_cdc, key: [id], version: cdc_timestamp }\n';
 const a = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, topics }, await freePort());

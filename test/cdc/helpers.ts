@@ -2,8 +2,8 @@
 // writes a real ClickHouse, the shipped DDL applied, Debezium-shaped messages (the envelope the
 // PostgreSQL connector writes, with or without the {schema, payload} wrapper), and reads back.
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
-import type { ClickHouseServer } from '../services/index.js';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { withClickHouse, withKafka, type ClickHouseServer, type KafkaServer } from '../services/index.js';
 import { startBreakwater, type Breakwater, type TeardownHost } from '../support/breakwater.js';
 
 export const TOKEN = 'secret-token';
@@ -87,6 +87,31 @@ export function kafkaClient(brokers: readonly string[]): Kafka {
 
 export async function createTopics(admin: Admin, topics: string[], numPartitions = 3): Promise<void> {
   await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true });
+}
+
+export const ORIGINAL_TOPICS = ['cdc.posts', 'cdc.follows', 'cdc.comments', 'cdc.likes'];
+
+export interface CdcServices {
+  kafka: KafkaServer;
+  ch: ClickHouseServer;
+  client: Kafka;
+  admin: Admin;
+  producer: Producer;
+}
+
+/** A real Kafka with `topics` created and a real ClickHouse with the shipped DDL, torn down with `t`. */
+export async function cdcServices(t: TeardownHost, topics = ORIGINAL_TOPICS, partitions = 3): Promise<CdcServices> {
+  const [kafka, ch] = await Promise.all([withKafka(t), withClickHouse(t)]);
+  await applyShippedDdl(ch);
+  const client = kafkaClient(kafka.brokers);
+  const admin = client.admin();
+  await admin.connect();
+  t.teardown(() => admin.disconnect());
+  await createTopics(admin, topics, partitions);
+  const producer = client.producer();
+  await producer.connect();
+  t.teardown(() => producer.disconnect());
+  return { kafka, ch, client, admin, producer };
 }
 
 // --- Debezium-shaped messages ---------------------------------------------------------------

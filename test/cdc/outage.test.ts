@@ -3,22 +3,12 @@
 // (a new one resumes from the committed offsets). At the end ClickHouse holds exactly the
 // source's rows: nothing lost, nothing doubled under FINAL.
 import t from 'tap';
-import { freePort, withClickHouse, withKafka } from '../services/index.js';
-import { applyShippedDdl, cdcSidecar, countRows, createTopics, expectedPosts, kafkaClient, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
+import { freePort } from '../services/index.js';
+import { cdcServices, cdcSidecar, countRows, expectedPosts, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
 
 t.setTimeout(280_000);
 
-const kafka = await withKafka(t);
-const ch = await withClickHouse(t);
-await applyShippedDdl(ch);
-const client = kafkaClient(kafka.brokers);
-const admin = client.admin();
-await admin.connect();
-t.teardown(() => admin.disconnect());
-await createTopics(admin, ['cdc.posts', 'cdc.follows', 'cdc.comments', 'cdc.likes'], 3);
-const producer = client.producer();
-await producer.connect();
-t.teardown(() => producer.disconnect());
+const { kafka, ch, producer } = await cdcServices(t);
 
 const port = await freePort();
 let bw = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url }, port);

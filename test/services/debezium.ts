@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
 import type { PostgresServer } from './postgres.js';
-import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findJava, isAddressInUse, makeTempDir } from './process.js';
 
 /** The versions debezium-install.sh installs (keep them in step). */
 export const DEBEZIUM_VERSION = '3.6.1.Final';
@@ -105,20 +105,6 @@ function findHome(): string {
     );
   }
   return home;
-}
-
-function findJava(): string {
-  const javaHome = process.env.JAVA_HOME;
-  if (!process.env.BREAKWATER_JAVA && javaHome) {
-    const candidate = path.join(javaHome, 'bin', 'java');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // fall back to PATH
-    }
-  }
-  return findBinary('java', 'openjdk-17-jre-headless', 'BREAKWATER_JAVA');
 }
 
 /** A .properties line: escapes backslashes (and the characters that would end a key). */

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Admin as KafkajsAdmin } from 'kafkajs';
 import { freePorts } from './ports.js';
-import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findJava, isAddressInUse, makeTempDir } from './process.js';
 
 /** The kafka_2.13 version kafka-install.sh installs (keep the two in step). */
 export const KAFKA_VERSION = '4.4.0';
@@ -78,20 +78,6 @@ function findInstall(): Install {
   }
   const jsa = path.join(home, 'kafka.jsa');
   return { home, libs, bootstrap, cdsArchive: fs.existsSync(jsa) ? jsa : undefined };
-}
-
-function findJava(): string {
-  const javaHome = process.env.JAVA_HOME;
-  if (!process.env.BREAKWATER_JAVA && javaHome) {
-    const candidate = path.join(javaHome, 'bin', 'java');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // fall back to PATH
-    }
-  }
-  return findBinary('java', 'openjdk-17-jre-headless', 'BREAKWATER_JAVA');
 }
 
 /** A Kafka Uuid in its base64url form, as kafka-storage random-uuid prints one. */

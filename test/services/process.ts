@@ -71,6 +71,21 @@ export function findBinary(binary: string, debianPackage: string, envVar?: strin
 }
 
 /** A fresh temp dir under os.tmpdir(), e.g. /tmp/breakwater-clickhouse-XXXXXX. */
+/** The java binary: $BREAKWATER_JAVA, else $JAVA_HOME/bin/java, else java on PATH. */
+export function findJava(): string {
+  const javaHome = process.env.JAVA_HOME;
+  if (!process.env.BREAKWATER_JAVA && javaHome) {
+    const candidate = path.join(javaHome, 'bin', 'java');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // fall back to PATH
+    }
+  }
+  return findBinary('java', 'openjdk-17-jre-headless', 'BREAKWATER_JAVA');
+}
+
 export function makeTempDir(service: string): Promise<string> {
   return fsp.mkdtemp(path.join(os.tmpdir(), `breakwater-${service}-`));
 }
