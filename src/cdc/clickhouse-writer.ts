@@ -3,11 +3,12 @@
 // cannot parse is the data's fault (the batch is split to find it), anything else is
 // ClickHouse's or the network's (retried; counts against the breaker when it is an outage).
 import { Readable } from 'node:stream';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 
 /** ClickHouse exception codes that blame the rows, not the server. */
 const DATA_ERRORS = new Set([
   6, // CANNOT_PARSE_TEXT
+  25, // CANNOT_PARSE_ESCAPE_SEQUENCE
   26, // CANNOT_PARSE_QUOTED_STRING
   27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
   32, // ATTEMPT_TO_READ_AFTER_EOF
@@ -43,12 +44,18 @@ export class ClickHouseWriteError extends Error {
 export function classifyWriteError(err: unknown): ClickHouseWriteError {
   if (err instanceof ClickHouseWriteError) return err;
   const e = err as { code?: unknown; message?: string; type?: string };
-  const code = typeof e.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code) : undefined;
   const message = String(e.message ?? err).slice(0, 500);
+  // @clickhouse/client finds the code only in current servers' messages; 18.16 says "Code: 27, ...".
+  const code = typeof e.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code) : codeInMessage(message);
   if (code === undefined) return new ClickHouseWriteError('outage', message);
   if (DATA_ERRORS.has(code)) return new ClickHouseWriteError('data', message, code);
   if (SERVER_TROUBLE.has(code)) return new ClickHouseWriteError('outage', message, code);
   return new ClickHouseWriteError('rejected', message, code);
+}
+
+function codeInMessage(message: string): number | undefined {
+  const m = /^Code: (\d+)[,.]/.exec(message);
+  return m ? Number(m[1]) : undefined;
 }
 
 export class ClickHouseWriter {
@@ -67,6 +74,8 @@ export class ClickHouseWriter {
         compression: { request: false, response: false },
         keep_alive: { enabled: true },
         application: 'breakwater-cdc',
+        // Every failure reaches the consumer, which logs it once per change with the fix.
+        log: { level: ClickHouseLogLevel.OFF },
       }),
     );
   }

@@ -154,3 +154,22 @@ await t.test('cdc.maxLag: readiness fails while the lag exceeds it', async (t) =
   t.pass('ready again after catching up');
   await untilPostsMatch('the lagging rows are written after the breaker closes');
 });
+
+await t.test('a row ClickHouse refuses (the table changed under the consumer) is dead-lettered; the rest is written', async (t) => {
+  await ch.query('CREATE TABLE likes_drift (user_id UUID, post_id String, created_at DateTime(\'UTC\'), cdc_timestamp UInt64, is_deleted UInt8) ENGINE = ReplacingMergeTree(cdc_timestamp) ORDER BY user_id');
+  const topics = '    cdc.likes: { table: likes_drift, key: [user_id, post_id], version: cdc_timestamp }\n';
+  const drift = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, groupId: 'drift', topics }, await freePort());
+  await waitRunning(drift);
+  await ch.query('ALTER TABLE likes_drift MODIFY COLUMN post_id UInt64'); // after the startup check: only ClickHouse can tell
+  const like = (postId: string, lsnValue: number) =>
+    JSON.stringify({ before: null, after: { user_id: uuid(), post_id: postId, created_at: micros('2024-02-02T02:02:02') }, source: { lsn: lsnValue, ts_ms: Date.now() }, op: 'c', ts_ms: Date.now() });
+  await producer.send({ topic: 'cdc.likes', messages: [{ key: 'bad', value: like(uuid(), 90_000), partition: 1 }, { key: 'good', value: like('12345', 90_008), partition: 1 }] });
+  await drift.waitFor(async () => ((await drift.metric(/^breakwater_cdc_dead_lettered_total\{topic="cdc.likes",reason="clickhouse_refused"\}/)) ?? 0) >= 1, 'the refused row to be dead-lettered', 30_000);
+  t.pass('dead-lettered with reason clickhouse_refused');
+  await drift.waitFor(async () => (await drift.get('/status')).body.cdc.lag === 0, 'the partition to be committed past it (no stall)', 30_000);
+  t.pass('the consumer did not stall on the refused row');
+  const good = await countRows(ch, "SELECT count() FROM likes_drift WHERE post_id = 12345");
+  const dead = (await drift.metric(/^breakwater_cdc_dead_lettered_total\{topic="cdc.likes",reason="clickhouse_refused"\}/)) ?? 0;
+  t.equal(good + dead, 2, `each of the two rows is either written (${good}) or dead-lettered (${dead}); none lost`);
+  t.match(drift.logs.find((l) => /dead-lettered cdc\.likes/.test(String(l.msg)))?.msg ?? '', /ClickHouse refused the row for likes_drift: Code: \d+/, 'the log line carries ClickHouse\'s error');
+});
