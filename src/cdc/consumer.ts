@@ -253,7 +253,10 @@ export class CdcConsumer {
     const progress = this.stats.progress(topic, partition);
     progress.highWatermark = Number(batch.highWatermark);
     if (pending.rows >= this.config.batch.rows || pending.bytes >= this.config.batch.bytes) {
-      await this.withHeartbeat(this.flush(), heartbeat);
+      // Double buffering: wait for the write before this one, then start this one and keep
+      // reading while it runs. At most one batch is being written and one filled.
+      await this.withHeartbeat(this.flushChain, heartbeat);
+      void this.flush();
     }
   }
 
