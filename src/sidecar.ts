@@ -90,7 +90,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
     const reasons: string[] = [];
     if (!gate.passed) reasons.push('startup: waiting for ' + gate.waitingFor().join(', '));
     if (cdc) {
-      const why = cdc.notRunningReason();
+      const why = cdc.notRunningReason() ?? cdc.stuckReason();
       if (why !== undefined) reasons.push(why);
       else if (cdc.config.maxLag > 0 && cdc.stats.totalLag() > cdc.config.maxLag) reasons.push(`cdc lag ${cdc.stats.totalLag()} exceeds cdc.maxLag ${cdc.config.maxLag}`);
     }

@@ -31,6 +31,9 @@ const SERVER_TROUBLE = new Set([159, 202, 209, 210, 241, 242, 252, 319, 425]);
 export type WriteErrorKind = 'data' | 'outage' | 'rejected';
 
 export class ClickHouseWriteError extends Error {
+  /** The replica that failed (set by the writer). */
+  upstream = '';
+
   constructor(
     readonly kind: WriteErrorKind,
     message: string,
@@ -65,6 +68,7 @@ export class ClickHouseWriter {
   constructor(
     private readonly upstreams: readonly string[],
     timeoutMs: number,
+    private readonly signal?: AbortSignal,
   ) {
     this.clients = upstreams.map((url) =>
       createClient({
@@ -92,6 +96,7 @@ export class ClickHouseWriter {
       const r = await client.exec({
         query: `INSERT INTO ${table} FORMAT JSONEachRow`,
         values: Readable.from([body], { objectMode: false }),
+        ...(this.signal ? { abort_signal: this.signal } : {}),
       });
       r.stream.resume();
       await new Promise<void>((resolve, reject) => {
@@ -99,10 +104,16 @@ export class ClickHouseWriter {
         r.stream.once('error', reject);
       });
     } catch (err) {
-      const e = classifyWriteError(err);
-      if (e.kind === 'outage') this.current = (this.current + 1) % this.clients.length;
-      throw e;
+      throw this.failed(err);
     }
+  }
+
+  /** Classifies an error and, on an outage, moves the next request to the next replica. */
+  private failed(err: unknown): ClickHouseWriteError {
+    const e = classifyWriteError(err);
+    e.upstream = this.upstreams[this.current]!;
+    if (e.kind === 'outage') this.current = (this.current + 1) % this.clients.length;
+    return e;
   }
 
   /** A SELECT ... FORMAT JSONEachRow, for the startup checks. */
@@ -118,9 +129,7 @@ export class ClickHouseWriter {
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
     } catch (err) {
-      const e = classifyWriteError(err);
-      if (e.kind === 'outage') this.current = (this.current + 1) % this.clients.length;
-      throw e;
+      throw this.failed(err);
     }
   }
 

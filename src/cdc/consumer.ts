@@ -12,7 +12,7 @@ import { DeadLetters, type DeadLetter } from './dead-letter.js';
 import { decodeChange } from './debezium.js';
 import { CdcError } from './errors.js';
 import { CdcMetrics } from './metrics.js';
-import { PendingBatch, type RowSource } from './pending-batch.js';
+import { PendingBatch, type RowSource, type TableRows } from './pending-batch.js';
 import { compileRowEncoder } from './row-encoder.js';
 import { CdcStartupError } from './startup-error.js';
 import { CdcStats } from './stats.js';
@@ -28,6 +28,7 @@ interface TopicRoute {
 
 const FIRST_BACKOFF_MS = 250;
 const HEARTBEAT_EVERY_MS = 2000;
+const STUCK_AFTER_MS = 30_000;
 
 export class CdcConsumer {
   state: CdcState = 'starting';
@@ -49,9 +50,20 @@ export class CdcConsumer {
   private flushChain: Promise<void> = Promise.resolve();
   private assigned = new Map<string, number[]>();
   private stopping = false;
+  /** stop() was called: not ready from then on, while the last batch is written. */
+  private closing = false;
   private timers: NodeJS.Timeout[] = [];
   private readonly wakers = new Set<() => void>();
   private startLoop: Promise<void> | undefined;
+  /** Writes in flight (0 or 1): the time-based flush waits for it instead of queueing more. */
+  private writing = 0;
+  /** When the batch being written first failed; 0 while writes succeed. */
+  private failingSince = 0;
+  /** Next offset each owned partition must be read from (`topic\0partition`), for this generation. */
+  private expected = new Map<string, bigint>();
+  private expectedLoaded: Promise<void> = Promise.resolve();
+  /** Aborts in-flight INSERTs when shutdown's drain deadline passes. */
+  private readonly abort = new AbortController();
 
   constructor(
     readonly config: CdcConfig,
@@ -64,7 +76,7 @@ export class CdcConsumer {
       Object.values(config.topics).map((t) => t.table),
     );
     this.metrics = new CdcMetrics(registry, this.stats, () => ({ running: this.running, paused: this.paused }));
-    this.writer = new ClickHouseWriter(clickhouse.config.upstream, config.writeTimeout);
+    this.writer = new ClickHouseWriter(clickhouse.config.upstream, config.writeTimeout, this.abort.signal);
     const kafkaLog = log.child({ component: 'kafkajs' });
     this.kafka = new Kafka({
       clientId: config.clientId,
@@ -94,9 +106,16 @@ export class CdcConsumer {
 
   /** Why the consumer is not running, with the fix; undefined while it runs. */
   notRunningReason(): string | undefined {
+    if (this.closing) return 'cdc consumer stopping';
     if (this.running) return undefined;
     if (this.state === 'starting') return `cdc consumer starting: ${this.phase}`;
     return `cdc consumer ${this.state}${this.lastError ? `: ${this.lastError.message}` : ''}`;
+  }
+
+  /** Readiness: a batch that has been failing this long means the consumer is stuck, running or not. */
+  stuckReason(now = Date.now()): string | undefined {
+    if (this.failingSince === 0 || now - this.failingSince < STUCK_AFTER_MS) return undefined;
+    return `cdc writes failing for ${Math.round((now - this.failingSince) / 1000)}s: ${this.lastError?.message ?? 'unknown error'}`;
   }
 
   private async keepStarting(): Promise<void> {
@@ -134,7 +153,7 @@ export class CdcConsumer {
       } catch (err) {
         throw new CdcStartupError(
           'clickhouse_unreachable',
-          `cannot read the columns of ClickHouse table ${t.table} at ${this.writer.upstream} (dependency ${this.clickhouse.name}): ${(err as Error).message}. Check that ClickHouse is running and dependencies.${this.clickhouse.name}.upstream is right.`,
+          `cannot read the columns of ClickHouse table ${t.table} at ${err instanceof ClickHouseWriteError ? err.upstream : this.writer.upstream} (dependency ${this.clickhouse.name}): ${(err as Error).message}. Check that ClickHouse is running and dependencies.${this.clickhouse.name}.upstream is right.`,
         );
       }
       const mapping = buildMapping(topic, t, rows);
@@ -188,7 +207,13 @@ export class CdcConsumer {
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.joined(e.payload.memberAssignment));
     consumer.on(consumer.events.CRASH, (e) => {
       this.failed(e.payload.error);
-      this.log.warn({ restart: e.payload.restart }, 'cdc consumer crashed; kafkajs restarts it');
+      if (e.payload.restart) {
+        this.log.warn('cdc consumer crashed; kafkajs restarts it');
+        return;
+      }
+      // kafkajs gives up on non-retriable errors: start over (teardown, checks, join).
+      this.log.error({ err: e.payload.error }, 'cdc consumer crashed and kafkajs will not restart it; starting it again');
+      if (!this.stopping) this.startLoop = this.teardown().then(() => this.keepStarting());
     });
     consumer.on(consumer.events.STOP, () => {
       if (!this.stopping) this.state = 'failed';
@@ -208,9 +233,18 @@ export class CdcConsumer {
   }
 
   private joined(assignment: Record<string, number[]>): void {
+    if (this.stopping) return;
     this.generation++;
     this.pending = new PendingBatch(this.generation);
     this.assigned = new Map(Object.entries(assignment));
+    // kafkajs keeps a pause across a rejoin and drops it on a restart: start unpaused either way;
+    // the next failing write pauses again.
+    if (this.paused) {
+      this.paused = false;
+      this.tryConsumer((c) => c.resume(this.topicList()));
+    }
+    this.expected = new Map();
+    this.expectedLoaded = this.loadExpected(this.generation);
     for (const [k, p] of this.stats.partitions) {
       if (!this.assigned.get(p.topic)?.includes(p.partition)) this.stats.partitions.delete(k);
     }
@@ -220,13 +254,29 @@ export class CdcConsumer {
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const route = this.routes.get(batch.topic)!;
-    const counts = this.stats.events.get(batch.topic)!;
-    const pending = this.pending;
     const { topic, partition } = batch;
+    await this.expectedLoaded;
+    const key = `${topic}\0${partition}`;
+    if (!this.assigned.get(topic)?.includes(partition)) return; // fetched before a rebalance took it away
+    const want = this.expected.get(key);
+    const fetched = BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+    if (want !== undefined && fetched > want) {
+      // A fetch built before the last rejoin, past rows this generation has not written: drop it
+      // and read again from where this generation stands (a lower offset only means re-reads).
+      this.log.warn({ topic, partition, fetched: String(fetched), expected: String(want) }, `cdc: dropped a batch of ${topic}[${partition}] fetched from ${fetched} before a rejoin; reading again from ${want}`);
+      this.tryConsumer((c) => c.seek({ topic, partition, offset: String(want) }));
+      return;
+    }
+    const route = this.routes.get(topic)!;
+    const counts = this.stats.events.get(topic)!;
+    const pending = this.pending;
     let last: string | undefined;
+    let all = true;
     for (const m of batch.messages) {
-      if (!isRunning() || isStale()) break;
+      if (!isRunning() || isStale()) {
+        all = false;
+        break;
+      }
       last = m.offset;
       let ev: ChangeEvent | null;
       try {
@@ -248,7 +298,10 @@ export class CdcConsumer {
       }
     }
     if (last === undefined) return;
-    pending.advance(topic, partition, String(BigInt(last) + 1n));
+    // The whole batch read: next is after its last offset (control records included).
+    const next = (all ? BigInt(batch.lastOffset()) : BigInt(last)) + 1n;
+    this.expected.set(key, next);
+    pending.advance(topic, partition, String(next));
     resolveOffset(last);
     const progress = this.stats.progress(topic, partition);
     progress.highWatermark = Number(batch.highWatermark);
@@ -262,7 +315,8 @@ export class CdcConsumer {
 
   private maybeFlushByTime(): void {
     const p = this.pending;
-    if (!p.empty && Date.now() - p.startedAt >= this.config.batch.interval) void this.flush();
+    // While a write runs, rows keep collecting here (onBatch waits once the batch is full).
+    if (this.writing === 0 && !p.empty && Date.now() - p.startedAt >= this.config.batch.interval) void this.flush();
   }
 
   /** Writes what is pending; flushes run one at a time, in order. */
@@ -270,7 +324,11 @@ export class CdcConsumer {
     const batch = this.pending;
     if (batch.empty) return this.flushChain;
     this.pending = new PendingBatch(batch.generation);
-    this.flushChain = this.flushChain.then(() => this.write(batch));
+    this.writing++;
+    this.flushChain = this.flushChain
+      .then(() => this.write(batch))
+      .catch((err: unknown) => this.log.error({ err }, `cdc: a batch write failed unexpectedly: ${(err as Error).message}`))
+      .finally(() => this.writing--);
     return this.flushChain;
   }
 
@@ -296,7 +354,8 @@ export class CdcConsumer {
     while (!this.stale(batch)) {
       const token = this.clickhouse.admit();
       if (typeof token !== 'number') {
-        this.pause(`ClickHouse breaker ${this.clickhouse.breaker.state}`);
+        this.failingSince ||= Date.now();
+        this.pause(token === 'bulkhead' ? `dependencies.${this.clickhouse.name}.maxConcurrent reached` : `ClickHouse breaker ${this.clickhouse.breaker.state}`);
         await this.sleep(Math.max(100, Math.min(this.clickhouse.breaker.retryAfterMs() || backoff, this.config.retryBackoff)));
         backoff = Math.min(backoff * 2, this.config.retryBackoff);
         continue;
@@ -311,7 +370,7 @@ export class CdcConsumer {
           if (batch.written.has(table)) continue;
           await this.insertRows(table, rows, 0, rows.lines.length);
           batch.written.add(table);
-          this.stats.rowsWritten.set(table, (this.stats.rowsWritten.get(table) ?? 0) + rows.lines.length);
+          this.stats.rowsWritten.set(table, (this.stats.rowsWritten.get(table) ?? 0) + rows.lines.length - rows.refused);
         }
         this.clickhouse.success(token, performance.now() - t0);
       } catch (err) {
@@ -319,13 +378,15 @@ export class CdcConsumer {
         if (e?.kind === 'outage') this.clickhouse.failure(token, performance.now() - t0, e.message);
         else this.clickhouse.ignored(token, performance.now() - t0);
         this.stats.writeFailures++;
+        this.failingSince ||= Date.now();
         this.writeFailed(err);
-        this.pause('writes failing');
+        this.pause(err instanceof ClickHouseWriteError ? 'writes to ClickHouse failing' : 'writes to the dead-letter topic failing');
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.config.retryBackoff);
         continue;
       }
-      await this.commit(batch);
+      this.failingSince = 0;
+      if (!(await this.commit(batch))) return;
       const now = Date.now();
       this.metrics.batchSeconds.observe((now - started) / 1000);
       for (const at of batch.committedAt) this.metrics.eventAge.observe(Math.max(0, now - at) / 1000);
@@ -336,7 +397,7 @@ export class CdcConsumer {
   }
 
   /** INSERT rows [from, to); a row ClickHouse cannot parse is found by halving and dead-lettered. */
-  private async insertRows(table: string, rows: { lines: string[]; sources: RowSource[] }, from: number, to: number): Promise<void> {
+  private async insertRows(table: string, rows: TableRows, from: number, to: number): Promise<void> {
     try {
       await this.writer.insert(table, from === 0 && to === rows.lines.length ? rows.lines.join('') : rows.lines.slice(from, to).join(''));
     } catch (err) {
@@ -344,6 +405,9 @@ export class CdcConsumer {
       if (to - from === 1) {
         const s = rows.sources[from]!;
         await this.sendDeadLetters([{ ...s, reason: 'clickhouse_refused', error: `ClickHouse refused the row for ${table}: ${err.message}` }]);
+        // Out of the batch: a retry after a later failure neither sends nor dead-letters it again.
+        rows.lines[from] = '';
+        rows.refused++;
         return;
       }
       const mid = from + Math.floor((to - from) / 2);
@@ -365,14 +429,18 @@ export class CdcConsumer {
     }
   }
 
-  private async commit(batch: PendingBatch): Promise<void> {
+  /** True when committed in the batch's own generation. */
+  private async commit(batch: PendingBatch): Promise<boolean> {
     const offsets = [...batch.offsets.values()];
     let backoff = FIRST_BACKOFF_MS;
     while (!this.stale(batch)) {
       try {
-        await this.consumer!.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+        if (!this.consumer) throw new Error('the Kafka consumer is restarting');
+        await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+        // kafkajs resolves without committing while it rejoins: only count what is still ours.
+        if (this.stale(batch) || !this.running) return false;
         for (const o of offsets) this.stats.progress(o.topic, o.partition).committed = Number(o.offset);
-        return;
+        return true;
       } catch (err) {
         // Rows are written; a lost commit only means they are written again (same rows, same
         // versions: FINAL keeps one). A rebalance makes the batch stale and ends the loop.
@@ -381,26 +449,63 @@ export class CdcConsumer {
         backoff = Math.min(backoff * 2, this.config.retryBackoff);
       }
     }
+    return false;
   }
 
   private writeFailed(err: unknown): void {
-    const message = `writing to ClickHouse (${this.writer.upstream}) failed: ${(err as Error).message}`;
+    const message =
+      err instanceof ClickHouseWriteError ? `writing to ClickHouse (${err.upstream}) failed: ${err.message}` : `writing the batch's dead letters failed: ${(err as Error).message}`;
     if (this.lastError?.message !== message) this.log.warn({ err: (err as Error).message }, `cdc: ${message}; retrying`);
     this.lastError = { message, at: new Date().toISOString() };
   }
 
+  private topicList(): { topic: string }[] {
+    return Object.keys(this.config.topics).map((topic) => ({ topic }));
+  }
+
+  /** kafkajs throws from pause/resume/seek while it restarts a crashed consumer: that is not ours to crash on. */
+  private tryConsumer(fn: (c: Consumer) => void): boolean {
+    if (!this.consumer) return false;
+    try {
+      fn(this.consumer);
+      return true;
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'cdc: the Kafka consumer is restarting');
+      return false;
+    }
+  }
+
   private pause(why: string): void {
-    if (this.paused || !this.consumer) return;
+    if (this.paused) return;
+    if (!this.tryConsumer((c) => c.pause(this.topicList()))) return;
     this.paused = true;
-    this.consumer.pause(Object.keys(this.config.topics).map((topic) => ({ topic })));
-    this.log.warn(`cdc consumer paused: ${why}; the batch waits and is written when ClickHouse takes writes again`);
+    this.log.warn(`cdc consumer paused: ${why}; the batch waits and is written when that is fixed`);
   }
 
   private resume(): void {
-    if (!this.paused || !this.consumer) return;
+    if (!this.paused) return;
     this.paused = false;
-    this.consumer.resume(Object.keys(this.config.topics).map((topic) => ({ topic })));
-    this.log.info('cdc consumer resumed: ClickHouse takes writes again');
+    this.tryConsumer((c) => c.resume(this.topicList()));
+    this.log.info('cdc consumer resumed: the batch is written');
+  }
+
+  /** The committed offsets of this generation's partitions: where each must be read from. */
+  private async loadExpected(generation: number): Promise<void> {
+    const admin = this.admin;
+    if (!admin) return;
+    try {
+      const committed = await admin.fetchOffsets({ groupId: this.config.groupId, topics: [...this.assigned.keys()] });
+      for (const { topic, partitions } of committed) {
+        const lows = this.config.fromBeginning ? new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.low])) : undefined;
+        for (const p of partitions) {
+          const from = Number(p.offset) >= 0 ? p.offset : lows?.get(p.partition);
+          const key = `${topic}\0${p.partition}`;
+          if (from !== undefined && generation === this.generation && !this.expected.has(key)) this.expected.set(key, BigInt(from));
+        }
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'cdc: reading the committed offsets after a join failed');
+    }
   }
 
   private async refreshLag(): Promise<void> {
@@ -420,7 +525,10 @@ export class CdcConsumer {
       for (const topic of this.assigned.keys()) {
         const mine = this.assigned.get(topic) ?? [];
         for (const o of await admin.fetchTopicOffsets(topic)) {
-          if (mine.includes(o.partition)) this.stats.progress(topic, o.partition).highWatermark = Number(o.high);
+          if (!mine.includes(o.partition)) continue;
+          const pr = this.stats.progress(topic, o.partition);
+          pr.highWatermark = Number(o.high);
+          pr.start = Number(this.config.fromBeginning ? o.low : o.high);
         }
       }
     } catch (err) {
@@ -471,13 +579,15 @@ export class CdcConsumer {
   /** Writes what it can before `deadline`, then leaves the group. Unwritten rows stay uncommitted. */
   async stop(deadline: number): Promise<void> {
     if (this.state === 'stopped') return;
-    const flushed = this.running ? this.flush() : Promise.resolve();
-    await Promise.race([flushed, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+    const until = (p: Promise<unknown>): Promise<unknown> => Promise.race([p, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
+    this.closing = true;
+    await until(this.running ? this.flush() : Promise.resolve());
     this.stopping = true;
     this.state = 'stopped';
+    this.abort.abort(); // an INSERT still running past the deadline: its rows stay uncommitted
     for (const w of [...this.wakers]) w();
-    await this.startLoop?.catch(() => undefined);
-    await this.teardown();
+    await until(this.startLoop?.catch(() => undefined) ?? Promise.resolve());
+    await Promise.race([this.teardown(), new Promise((r) => setTimeout(r, 5000).unref())]);
     await this.writer.close();
   }
 }

@@ -15,6 +15,8 @@ export interface RowSource {
 export interface TableRows {
   lines: string[];
   sources: RowSource[];
+  /** Rows ClickHouse refused and that went to the dead-letter topic (their line is emptied). */
+  refused: number;
 }
 
 export class PendingBatch {
@@ -41,11 +43,12 @@ export class PendingBatch {
   add(table: string, line: string, source: RowSource, committedAt: number | undefined): void {
     if (committedAt !== undefined) this.committedAt.push(committedAt);
     let t = this.tables.get(table);
-    if (!t) this.tables.set(table, (t = { lines: [], sources: [] }));
+    if (!t) this.tables.set(table, (t = { lines: [], sources: [], refused: 0 }));
     t.lines.push(line);
     t.sources.push(source);
     this.rows++;
-    this.bytes += line.length;
+    // What the batch holds: the line and the message it came from (kept for dead letters).
+    this.bytes += line.length + (source.value?.length ?? 0) + (source.key?.length ?? 0);
     if (this.startedAt === 0) this.startedAt = Date.now();
   }
 

@@ -16,6 +16,8 @@ export interface PartitionProgress {
   committed: number;
   /** The partition's high watermark as last seen; -1 until known. */
   highWatermark: number;
+  /** Where a group with nothing committed starts (earliest or latest); -1 until known. */
+  start: number;
 }
 
 export class CdcStats {
@@ -44,13 +46,14 @@ export class CdcStats {
   progress(topic: string, partition: number): PartitionProgress {
     const k = `${topic}\0${partition}`;
     let p = this.partitions.get(k);
-    if (!p) this.partitions.set(k, (p = { topic, partition, committed: -1, highWatermark: -1 }));
+    if (!p) this.partitions.set(k, (p = { topic, partition, committed: -1, highWatermark: -1, start: -1 }));
     return p;
   }
 
   static lagOf(p: PartitionProgress): number {
     if (p.highWatermark < 0) return 0;
-    return Math.max(0, p.highWatermark - Math.max(0, p.committed));
+    const from = p.committed >= 0 ? p.committed : Math.max(0, p.start);
+    return Math.max(0, p.highWatermark - from);
   }
 
   totalLag(): number {

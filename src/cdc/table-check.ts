@@ -1,6 +1,7 @@
 // Startup check of the ClickHouse side: every mapped table exists and its columns can take what
-// the topic carries. The result is the TableMapping the row encoder is compiled from, so a table
-// that changed under a running consumer is caught at the next start, not row by row.
+// the topic carries. The result is the TableMapping the row encoder is compiled from. A table
+// changed under a running consumer shows as rows ClickHouse refuses (dead-lettered) until the
+// next start checks it again.
 import type { CdcTopicConfig } from '../config/schema.js';
 import { parseClickHouseType, type ClickHouseType } from './clickhouse-type.js';
 import { CdcStartupError } from './startup-error.js';

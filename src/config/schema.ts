@@ -364,7 +364,10 @@ export const cdcSchema = z
       .regex(CDC_TOPIC, { message: 'expected a Kafka topic name' })
       .default('cdc.dlq')
       .describe('Messages that cannot be decoded or written go here, with headers saying why and where from. Created at startup when missing.'),
-    fromBeginning: z.boolean().default(true).describe('A group with no committed offsets starts at the earliest message (true) or the latest (false).'),
+    fromBeginning: z
+      .boolean()
+      .default(true)
+      .describe('A group with no committed offsets starts at the earliest message (true) or the latest (false). The same applies when a committed offset has fallen out of the topic\'s retention (for example after an outage longer than it): keep true so that nothing still retained is skipped.'),
     batch: z
       .strictObject({
         rows: positiveInt('Write when this many rows are buffered.', 10_000),

@@ -2,7 +2,7 @@
 // other takes its partitions over from the committed offsets, and nothing is lost.
 import t from 'tap';
 import { freePort } from '../services/index.js';
-import { cdcServices, cdcSidecar, expectedPosts, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
+import { TOKEN, cdcServices, cdcSidecar, expectedPosts, postEvent, postKey, postsInClickHouse, uuid, waitRunning, type PostRow } from './helpers.js';
 
 t.setTimeout(240_000);
 
@@ -51,4 +51,18 @@ await t.test('one sidecar leaves: the other takes over every partition', async (
   let got: unknown[] = [];
   await a.waitFor(async () => (got = await postsInClickHouse(ch)).length === posts.size, 'all rows written', 60_000).catch(() => undefined);
   t.same(got, expectedPosts(posts.values()), 'ClickHouse equals the source after the hand-over');
+});
+
+await t.test('a paused sidecar (writes refused) resumes after a rebalance and writes what it owns', async (t) => {
+  t.equal((await a.post('/breakers/clickhouse/force-open', TOKEN)).status, 200, 'A\'s ClickHouse breaker forced open');
+  await produce(500);
+  await a.waitFor(async () => (await a.metric(/^breakwater_cdc_paused /)) === 1, 'A to pause', 30_000);
+  const c = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, topics }, await freePort());
+  await waitRunning(c);
+  await a.waitFor(async () => (await owned(a)).length + (await owned(c)).length === 4 && (await owned(c)).length > 0, 'the rebalance to split the partitions', 60_000);
+  t.equal((await a.post('/breakers/clickhouse/reset', TOKEN)).status, 200, 'A\'s breaker reset');
+  let got: unknown[] = [];
+  await a.waitFor(async () => (got = await postsInClickHouse(ch)).length === posts.size, 'every row written', 60_000).catch(() => undefined);
+  t.same(got, expectedPosts(posts.values()), 'ClickHouse equals the source: A was not left paused by the rebalance');
+  t.equal(await a.metric(/^breakwater_cdc_paused /), 0, 'A is not paused');
 });
