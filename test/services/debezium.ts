@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
 import type { PostgresServer } from './postgres.js';
-import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findJava, isAddressInUse, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findJava, isAddressInUse, log4j2FileConfig, makeTempDir } from './process.js';
 
 /** The versions debezium-install.sh installs (keep them in step). */
 export const DEBEZIUM_VERSION = '3.6.1.Final';
@@ -126,23 +126,6 @@ function formatProperties(props: Record<string, string>): string {
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function log4j2Properties(logFile: string): string {
-  return `status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = ${logFile}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.file.ref = file
-# the lines that say what the connector does (snapshot, slot, streaming)
-logger.dbz.name = io.debezium.connector.postgresql
-logger.dbz.level = INFO
-logger.dbzsnap.name = io.debezium.pipeline
-logger.dbzsnap.level = INFO
-`;
 }
 
 // --- AppCDS: about 1.5 s less per Connect start -----------------------------------
@@ -297,7 +280,8 @@ async function startOnce(java: string, home: string, opts: StartDebeziumOptions)
     await fsp.mkdir(logDir);
     await fsp.writeFile(workerFile, formatProperties(worker));
     await fsp.writeFile(connectorFile, formatProperties(connector), { mode: 0o600 });
-    await fsp.writeFile(log4jFile, log4j2Properties(logFile));
+    // the connector's own lines say what it does (snapshot, slot, streaming)
+    await fsp.writeFile(log4jFile, log4j2FileConfig(logFile, 'WARN', { 'io.debezium.connector.postgresql': 'INFO', 'io.debezium.pipeline': 'INFO' }));
   } catch (err) {
     await fsp.rm(dir, { recursive: true, force: true });
     throw err;

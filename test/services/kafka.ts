@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Admin as KafkajsAdmin } from 'kafkajs';
 import { freePorts } from './ports.js';
-import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findJava, isAddressInUse, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, delay, findJava, isAddressInUse, log4j2FileConfig, makeTempDir } from './process.js';
 
 /** The kafka_2.13 version kafka-install.sh installs (keep the two in step). */
 export const KAFKA_VERSION = '4.4.0';
@@ -139,20 +139,6 @@ function formatProperties(...layers: (Properties | undefined)[]): string {
   return `${Object.entries(props)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join('\n')}\n`;
-}
-
-function log4j2Properties(logFile: string): string {
-  return `status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = ${logFile}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.kafka-request.name = kafka.request.logger
-logger.kafka-request.level = WARN
-`;
 }
 
 // --- a raw Metadata request (v4: the newest non-flexible version) ----------------
@@ -317,7 +303,7 @@ async function prepareNode(java: string, install: Install, spec: NodeSpec): Prom
       configFile,
       formatProperties(baseProperties(dir, spec.port, spec.controllerPort, spec.nodeId, spec.controller), ...spec.properties),
     );
-    await fsp.writeFile(log4jFile, log4j2Properties(logFile));
+    await fsp.writeFile(log4jFile, log4j2FileConfig(logFile, 'INFO', { 'kafka.request.logger': 'WARN' }));
   } catch (err) {
     await fsp.rm(dir, { recursive: true, force: true });
     throw err;
@@ -480,10 +466,6 @@ export interface KafkaCluster {
   waitForBrokers(nodeIds: number[], opts?: { timeoutMs?: number }): Promise<KafkaMetadata>;
   /** SIGKILLs every node (the data is thrown away anyway) and removes their temp dirs. Idempotent. */
   stop(): Promise<void>;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function clusterProperties(n: number): Properties {

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findBinary, isAddressInUse, makeTempDir, tailFile } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, delay, findBinary, isAddressInUse, makeTempDir, signalSafe, tailFile } from './process.js';
 
 const execFileP = promisify(execFile);
 
@@ -173,18 +173,6 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
     const p = path.join(dir, entry.name);
     if (entry.isDirectory()) await chownTree(p, uid, gid);
     else await fsp.lchown(p, uid, gid);
-  }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function signalSafe(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // gone
   }
 }
 

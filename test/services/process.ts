@@ -71,6 +71,22 @@ export function findBinary(binary: string, debianPackage: string, envVar?: strin
 }
 
 /** A fresh temp dir under os.tmpdir(), e.g. /tmp/breakwater-clickhouse-XXXXXX. */
+/** A log4j2 properties file for a JVM service: everything to `logFile`, `loggers` as name → level. */
+export function log4j2FileConfig(logFile: string, rootLevel: string, loggers: Record<string, string> = {}): string {
+  const extra = Object.entries(loggers)
+    .map(([name, level], i) => `logger.l${i}.name = ${name}\nlogger.l${i}.level = ${level}\n`)
+    .join('');
+  return `status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = ${logFile}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = ${rootLevel}
+rootLogger.appenderRef.file.ref = file
+${extra}`;
+}
+
 /** The java binary: $BREAKWATER_JAVA, else $JAVA_HOME/bin/java, else java on PATH. */
 export function findJava(): string {
   const javaHome = process.env.JAVA_HOME;
@@ -173,11 +189,12 @@ fi
 rm -rf "$dir"
 `;
 
-function delay(ms: number): Promise<void> {
+export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function signalSafe(pid: number, signal: NodeJS.Signals): void {
+/** process.kill that ignores a process already gone. */
+export function signalSafe(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {
