@@ -22,7 +22,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.js';
-import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, delay, findBinary, isAddressInUse, makeTempDir, signalSafe, tailFile } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, delay, findBinary, isAddressInUse, isExecutable, makeTempDir, signalSafe, tailFile } from './process.js';
 
 const execFileP = promisify(execFile);
 
@@ -109,15 +109,6 @@ export function findPostgres(): Install {
       ? `postgres/initdb not found in BREAKWATER_PG_BIN=${override}: unset it or point it at a PostgreSQL bin dir (or ${INSTALL_HINT})`
       : `PostgreSQL not found (no /usr/lib/postgresql/<version>/bin/postgres): ${INSTALL_HINT}`,
   );
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 interface RunAs {
