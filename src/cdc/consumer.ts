@@ -62,6 +62,8 @@ export class CdcConsumer {
   /** Next offset each owned partition must be read from (`topic\0partition`), for this generation. */
   private expected = new Map<string, bigint>();
   private expectedLoaded: Promise<void> = Promise.resolve();
+  /** Partitions sent back to their expected offset by a seek since the last join. */
+  private sought = new Set<string>();
   /** Aborts in-flight INSERTs when shutdown's drain deadline passes. */
   private readonly abort = new AbortController();
 
@@ -244,6 +246,7 @@ export class CdcConsumer {
       this.tryConsumer((c) => c.resume(this.topicList()));
     }
     this.expected = new Map();
+    this.sought = new Set();
     this.expectedLoaded = this.loadExpected(this.generation);
     for (const [k, p] of this.stats.partitions) {
       if (!this.assigned.get(p.topic)?.includes(p.partition)) this.stats.partitions.delete(k);
@@ -260,11 +263,14 @@ export class CdcConsumer {
     if (!this.assigned.get(topic)?.includes(partition)) return; // fetched before a rebalance took it away
     const want = this.expected.get(key);
     const fetched = BigInt((batch as unknown as { fetchedOffset: string }).fetchedOffset);
-    if (want !== undefined && fetched > want) {
+    // Once per partition and join: after our seek, a fetch still ahead means Kafka no longer has
+    // those offsets (retention; kafkajs reset to the start) and there is nothing to read again.
+    const sought = this.sought.delete(key);
+    if (want !== undefined && fetched > want && !sought) {
       // A fetch built before the last rejoin, past rows this generation has not written: drop it
       // and read again from where this generation stands (a lower offset only means re-reads).
       this.log.warn({ topic, partition, fetched: String(fetched), expected: String(want) }, `cdc: dropped a batch of ${topic}[${partition}] fetched from ${fetched} before a rejoin; reading again from ${want}`);
-      this.tryConsumer((c) => c.seek({ topic, partition, offset: String(want) }));
+      if (this.tryConsumer((c) => c.seek({ topic, partition, offset: String(want) }))) this.sought.add(key);
       return;
     }
     const route = this.routes.get(topic)!;
