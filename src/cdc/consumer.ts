@@ -28,7 +28,6 @@ interface TopicRoute {
 
 const FIRST_BACKOFF_MS = 250;
 const HEARTBEAT_EVERY_MS = 2000;
-const STUCK_AFTER_MS = 30_000;
 
 export class CdcConsumer {
   state: CdcState = 'starting';
@@ -59,6 +58,8 @@ export class CdcConsumer {
   private writing = 0;
   /** When the batch being written first failed; 0 while writes succeed. */
   private failingSince = 0;
+  /** Why the batch being written waits (breaker, failing writes). */
+  private blockedBy = '';
   /** Next offset each owned partition must be read from (`topic\0partition`), for this generation. */
   private expected = new Map<string, bigint>();
   private expectedLoaded: Promise<void> = Promise.resolve();
@@ -116,8 +117,8 @@ export class CdcConsumer {
 
   /** Readiness: a batch that has been failing this long means the consumer is stuck, running or not. */
   stuckReason(now = Date.now()): string | undefined {
-    if (this.failingSince === 0 || now - this.failingSince < STUCK_AFTER_MS) return undefined;
-    return `cdc writes failing for ${Math.round((now - this.failingSince) / 1000)}s: ${this.lastError?.message ?? 'unknown error'}`;
+    if (this.failingSince === 0 || now - this.failingSince < this.config.stuckAfter) return undefined;
+    return `cdc writes blocked for ${Math.round((now - this.failingSince) / 1000)}s: ${this.blockedBy}${this.lastError ? `; last error: ${this.lastError.message}` : ''}`;
   }
 
   private async keepStarting(): Promise<void> {
@@ -361,7 +362,8 @@ export class CdcConsumer {
       const token = this.clickhouse.admit();
       if (typeof token !== 'number') {
         this.failingSince ||= Date.now();
-        this.pause(token === 'bulkhead' ? `dependencies.${this.clickhouse.name}.maxConcurrent reached` : `ClickHouse breaker ${this.clickhouse.breaker.state}`);
+        this.blockedBy = token === 'bulkhead' ? `dependencies.${this.clickhouse.name}.maxConcurrent reached` : `ClickHouse breaker ${this.clickhouse.breaker.state}`;
+        this.pause(this.blockedBy);
         await this.sleep(Math.max(100, Math.min(this.clickhouse.breaker.retryAfterMs() || backoff, this.config.retryBackoff)));
         backoff = Math.min(backoff * 2, this.config.retryBackoff);
         continue;
@@ -386,7 +388,8 @@ export class CdcConsumer {
         this.stats.writeFailures++;
         this.failingSince ||= Date.now();
         this.writeFailed(err);
-        this.pause(err instanceof ClickHouseWriteError ? 'writes to ClickHouse failing' : 'writes to the dead-letter topic failing');
+        this.blockedBy = err instanceof ClickHouseWriteError ? 'writes to ClickHouse failing' : 'writes to the dead-letter topic failing';
+        this.pause(this.blockedBy);
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.config.retryBackoff);
         continue;
@@ -400,6 +403,7 @@ export class CdcConsumer {
       this.resume();
       return;
     }
+    this.failingSince = 0; // dropped by a rebalance or shutdown: whatever failed is no longer this batch's
   }
 
   /** INSERT rows [from, to); a row ClickHouse cannot parse is found by halving and dead-lettered. */

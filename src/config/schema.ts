@@ -378,6 +378,7 @@ export const cdcSchema = z
       .describe('When a batch is written: one INSERT per table per batch, then the offsets are committed.'),
     writeTimeout: duration('Deadline of one INSERT.', '30s'),
     retryBackoff: duration('Longest wait between attempts when a write fails (it starts at 250ms and doubles).', '5s'),
+    stuckAfter: duration('Readiness: `/readyz` fails once the batch being written has been failing this long (ClickHouse down, breaker open, a dropped table, missing grants).', '30s'),
     sessionTimeout: duration('Kafka group session timeout: a sidecar silent this long loses its partitions.', '30s'),
     maxLag: z.number().int().min(0).default(0).describe('Readiness: `/readyz` fails while the total lag (messages not yet written) exceeds this. 0 = lag does not affect readiness.'),
     lagInterval: duration('How often the high watermarks are read for the lag metric when no messages arrive.', '5s'),

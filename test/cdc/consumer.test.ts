@@ -139,8 +139,8 @@ await t.test('a composite key (follows): one row per key, deletes by the whole k
   t.equal(await countRows(ch, 'SELECT count() FROM follows_cdc FINAL'), 1, 'one row per composite key after FINAL');
 });
 
-await t.test('cdc.maxLag: readiness fails while the lag exceeds it', async (t) => {
-  const lagged = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, groupId: 'lag-test', required: false, extraCdc: '  maxLag: 5\n' }, await freePort());
+await t.test('cdc.maxLag and cdc.stuckAfter: readiness fails while the lag exceeds it, then while writes stay blocked', async (t) => {
+  const lagged = await cdcSidecar(t, { brokers: kafka.brokers, clickhouse: ch.url, groupId: 'lag-test', required: false, extraCdc: '  maxLag: 5\n  stuckAfter: 2s\n' }, await freePort());
   await waitRunning(lagged);
   await lagged.waitFor(async () => (await lagged.get('/readyz')).status === 200, 'ready once caught up', 30_000);
   // Writes refused: the breaker forced open pauses the consumer while changes keep coming.
@@ -148,6 +148,9 @@ await t.test('cdc.maxLag: readiness fails while the lag exceeds it', async (t) =
   for (let i = 0; i < 20; i++) await send('c', { id: uuid(), user_id: uuid(), caption: `lag ${i}`, image_key: null, soft_delete: false, created_at: micros('2024-06-01T00:00:00') }, false);
   let reasons = '';
   await lagged.waitFor(async () => /cdc lag \d+ exceeds cdc.maxLag 5/.test((reasons = (await lagged.get('/readyz')).body.reasons.join('; '))), 'readiness to fail on lag', 30_000);
+  t.pass(`/readyz 503: ${reasons}`);
+  // The lag reason gives way to the stuck one once the batch has waited cdc.stuckAfter (2s here).
+  await lagged.waitFor(async () => /cdc writes blocked for \d+s: ClickHouse breaker forced_open/.test((reasons = (await lagged.get('/readyz')).body.reasons.join('; '))), 'readiness to say the writes are stuck', 30_000);
   t.pass(`/readyz 503: ${reasons}`);
   t.equal((await lagged.post('/breakers/clickhouse/reset', TOKEN)).status, 200, 'breaker reset');
   await lagged.waitFor(async () => (await lagged.get('/readyz')).status === 200, 'ready again once the lag is written', 30_000);
