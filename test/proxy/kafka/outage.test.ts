@@ -102,6 +102,12 @@ t.test('outage: fail topic errors fast, spool topic keeps accepting, replay afte
 
 t.test('failWith NOT_LEADER_OR_FOLLOWER: kafkajs refreshes metadata and retries before it gives up', async (t) => {
   const k = await withKafka(t);
+  // The topic exists with a leader before the short-retry producer's first send: auto-creation
+  // on that send can outlast 2 quick retries on a loaded machine (UNKNOWN_TOPIC_OR_PARTITION).
+  const admin = kafka(k.brokers).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'audit' }], waitForLeaders: true });
+  await admin.disconnect();
   const { bw, bootstrap } = await sidecar(t, k.brokers, { failWith: 'NOT_LEADER_OR_FOLLOWER', breaker: '{ failures: 1, openFor: 60s, halfOpenSuccesses: 1 }' });
   const producer = kafka([bootstrap], { retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 400 } }).producer();
   await producer.connect();
