@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { NEO4J_PASSWORD, NEO4J_VERSION, neo4jHttpQuery, withNeo4j } from './index.js';
+import { NEO4J_PASSWORD, NEO4J_VERSION, neo4jHttpQuery, startNeo4j, withNeo4j } from './index.js';
 import { fileTimeoutAtLeast } from '../support/file-timeout.js';
 
 // a first start ~13 s, a restart after SIGKILL (recovery) ~10 s, on 2 cores
@@ -48,6 +48,17 @@ t.test('neo4j-install.sh and neo4j.ts agree on the version and the password', as
   const text = fs.readFileSync(installer, 'utf8');
   t.equal(/^NEO4J_VERSION=(\S+)$/m.exec(text)?.[1], NEO4J_VERSION, `NEO4J_VERSION in ${installer}`);
   t.equal(/^NEO4J_PASSWORD=(\S+)$/m.exec(text)?.[1], NEO4J_PASSWORD, `NEO4J_PASSWORD in ${installer}`);
+});
+
+t.test('a missing install fails with the command that fixes it', async (t) => {
+  const saved = process.env.BREAKWATER_NEO4J_HOME;
+  process.env.BREAKWATER_NEO4J_HOME = '/nonexistent/breakwater-neo4j-home';
+  try {
+    await t.rejects(startNeo4j(), { code: 'E_SERVICE_NOT_INSTALLED', message: /bash test\/services\/neo4j-install\.sh/ });
+  } finally {
+    if (saved === undefined) delete process.env.BREAKWATER_NEO4J_HOME;
+    else process.env.BREAKWATER_NEO4J_HOME = saved;
+  }
 });
 
 t.test('Neo4j: HTTP API, Bolt handshake, auth, kill + restart keep data', async (t) => {
