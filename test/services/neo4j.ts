@@ -16,15 +16,16 @@
 // neo4j / NEO4J_PASSWORD ({ auth: false } turns auth off).
 //
 // Ready when the HTTP discovery endpoint (GET /) answers with the server's
-// version AND the Bolt port accepts a connection. A first start takes about
-// 12-14 s on 2 cores (it creates the system and neo4j databases); a graceful
-// stop about 2 s (Bolt's netty shutdown quiet periods are set to 0).
+// version AND the Bolt port accepts a connection. A start takes about 10-14 s
+// on 2 cores (the first creates the system and neo4j databases; a restart
+// after SIGKILL recovers them, ~16 s); a graceful stop about 2 s (Bolt's
+// netty shutdown quiet periods are set to 0; it was ~10 s).
 //
 // JVM: -Xmx512m, serial GC, C1 only, page cache 16 MiB, plus the --add-opens
 // the neo4j launcher passes (without them the page cache and the transaction
 // log fall back to slower paths and warn). AppCDS (appCdsPlan in process.ts):
 // the first server that stops gracefully leaves <install dir>/neo4j.jsa
-// (~90 MB); later starts map it, about 4 s faster (15 s -> 11 s here).
+// (~120 MB); later starts map it, about 4 s faster (15 s -> 11 s here).
 // BREAKWATER_NEO4J_CDS=0 turns it off.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
