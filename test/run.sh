@@ -128,6 +128,7 @@ install_debs
 # is complete; otherwise needs java and mvn, and prints how long the download took.
 bash test/services/kafka-install.sh </dev/null >&2 || die "installing the Kafka jars failed (errors above): run bash test/services/kafka-install.sh"
 bash test/services/debezium-install.sh </dev/null >&2 || die "installing Kafka Connect + the Debezium PostgreSQL connector (Maven jars) failed (errors above): run bash test/services/debezium-install.sh"
+bash test/services/neo4j-install.sh </dev/null >&2 || die "installing Neo4j Community (Maven jars + initial password) failed (errors above): run bash test/services/neo4j-install.sh"
 bash test/services/rdkafka-install.sh </dev/null >&2 || die "installing confluent-kafka (librdkafka) for the Kafka proxy tests failed (errors above): needs python3 with venv (apt-get install python3-venv) and PyPI access; run bash test/services/rdkafka-install.sh"
 
 # --- 2. node_modules and the build -------------------------------------------

@@ -22,7 +22,7 @@
 //
 // JVM: -Xmx512m, serial GC, C1 only, and an AppCDS archive of Connect's
 // classes that the first graceful stop() leaves in the install dir (see
-// cdsPlan below; BREAKWATER_CONNECT_CDS=0 turns it off).
+// appCdsPlan in process.ts; BREAKWATER_CONNECT_CDS=0 turns it off).
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
 import type { PostgresServer } from './postgres.js';
-import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, findJava, isAddressInUse, log4j2FileConfig, makeTempDir } from './process.js';
+import { serviceOf, type ServiceControl, ManagedProcess, ServiceError, appCdsPlan, findJava, isAddressInUse, log4j2FileConfig, makeTempDir } from './process.js';
 
 /** The versions debezium-install.sh installs (keep them in step). */
 export const DEBEZIUM_VERSION = '3.6.1.Final';
@@ -126,73 +126,6 @@ function formatProperties(props: Record<string, string>): string {
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-// --- AppCDS: about 1.5 s less per Connect start -----------------------------------
-// The first start that finds no archive in the install dir (and wins the lock)
-// runs with -XX:ArchiveClassesAtExit; its graceful stop() dumps the classes it
-// loaded and the archive is moved into place. Later starts map it
-// (-XX:SharedArchiveFile, -Xshare:auto: the JVM silently ignores a stale or
-// mismatching one). A killed run leaves nothing behind but its lock, which the
-// next start takes over once that pid is gone.
-
-interface CdsPlan {
-  flags: string[];
-  /** After the JVM exited gracefully: move the dumped archive into place, release the lock. */
-  finish(): void;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function cdsPlan(home: string): CdsPlan {
-  const archive = path.join(home, 'connect.jsa');
-  const none: CdsPlan = { flags: [], finish: () => undefined };
-  if (process.env.BREAKWATER_CONNECT_CDS === '0') return none;
-  if (fs.existsSync(archive)) return { flags: [`-XX:SharedArchiveFile=${archive}`, '-Xshare:auto'], finish: () => undefined };
-  const lock = path.join(home, 'connect.jsa.lock');
-  const tmp = path.join(home, `connect.jsa.tmp.${process.pid}.${randomBytes(3).toString('hex')}`);
-  const take = (): boolean => {
-    try {
-      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!take()) {
-    let owner = NaN;
-    try {
-      owner = Number(fs.readFileSync(lock, 'utf8').trim());
-    } catch {
-      // just released
-    }
-    if (Number.isInteger(owner) && pidAlive(owner)) return none; // another test file makes it now
-    fs.rmSync(lock, { force: true });
-    if (!take()) return none;
-  }
-  let done = false;
-  return {
-    flags: [`-XX:ArchiveClassesAtExit=${tmp}`],
-    finish: () => {
-      if (done) return;
-      done = true;
-      try {
-        if (fs.existsSync(tmp) && fs.statSync(tmp).size > 0 && !fs.existsSync(archive)) fs.renameSync(tmp, archive);
-      } catch {
-        // best effort: the next start tries again
-      } finally {
-        fs.rmSync(tmp, { force: true });
-        fs.rmSync(lock, { force: true });
-      }
-    },
-  };
 }
 
 async function restStatus(restUrl: string, name: string, signal: AbortSignal): Promise<ConnectorStatus> {
@@ -319,7 +252,7 @@ async function startOnce(java: string, home: string, opts: StartDebeziumOptions)
     `-Dlog4j2.configurationFile=${log4jFile}`,
     `-Dkafka.logs.dir=${logDir}`,
   ];
-  const cds = cdsPlan(home);
+  const cds = appCdsPlan(home, 'connect.jsa', process.env.BREAKWATER_CONNECT_CDS === '0');
   jvm.push(...cds.flags);
   proc = new ManagedProcess({
     name: 'debezium',

@@ -12,6 +12,7 @@ import {
 import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js';
 import { startPostgres, type PostgresServer, type StartPostgresOptions } from './postgres.js';
 import { startDebezium, type DebeziumServer, type StartDebeziumOptions } from './debezium.js';
+import { startNeo4j, type Neo4jServer, type StartNeo4jOptions } from './neo4j.js';
 
 export { freePort, freePorts, isPortFree } from './ports.js';
 export { ManagedProcess, ServiceError, findBinary, makeTempDir, poll, tailFile } from './process.js';
@@ -28,6 +29,8 @@ export type { PostgresRow, PostgresServer, StartPostgresOptions } from './postgr
 export { startDebezium, debeziumHome, DEBEZIUM_VERSION, CONNECT_VERSION } from './debezium.js';
 export type { ConnectorStatus, DebeziumServer, StartDebeziumOptions } from './debezium.js';
 export type { KcatOptions, KcatResult } from './kcat.js';
+export { startNeo4j, neo4jHome, neo4jHttpQuery, NEO4J_VERSION, NEO4J_USER, NEO4J_PASSWORD } from './neo4j.js';
+export type { Neo4jHttpError, Neo4jQueryOptions, Neo4jServer, StartNeo4jOptions } from './neo4j.js';
 
 /** Anything with tap's t.teardown(fn): a tap Test. */
 export interface TeardownHost {
@@ -72,6 +75,13 @@ export async function withPostgres(t: TeardownHost, opts?: StartPostgresOptions)
 /** Starts Kafka Connect standalone + the Debezium PostgreSQL connector for this test and registers t.teardown(stop). */
 export async function withDebezium(t: TeardownHost, opts: StartDebeziumOptions): Promise<DebeziumServer> {
   const server = await startDebezium(opts);
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/** Starts a Neo4j Community server (Bolt + HTTP, auth neo4j/NEO4J_PASSWORD) for this test and registers t.teardown(stop). */
+export async function withNeo4j(t: TeardownHost, opts?: StartNeo4jOptions): Promise<Neo4jServer> {
+  const server = await startNeo4j(opts);
   t.teardown(() => server.stop());
   return server;
 }

@@ -11,6 +11,7 @@
 //  - withClickHouse(t) / withRedis(t) in index.ts register t.teardown(stop).
 // This module does not import tap, so benchmarks and scripts can use it too.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -516,4 +517,72 @@ export async function poll<T>(what: string, timeoutMs: number, check: () => Prom
     if (Date.now() >= deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+// --- AppCDS: a faster JVM start for the Java services -----------------------------
+// The first start that finds no archive in the install dir (and wins the lock)
+// runs with -XX:ArchiveClassesAtExit; its graceful stop() dumps the classes it
+// loaded and the archive is moved into place. Later starts map it
+// (-XX:SharedArchiveFile, -Xshare:auto: the JVM silently ignores a stale or
+// mismatching one). A killed run leaves nothing behind but its lock, which the
+// next start takes over once that pid is gone.
+
+export interface CdsPlan {
+  flags: string[];
+  /** After the JVM exited gracefully: move the dumped archive into place, release the lock. */
+  finish(): void;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The AppCDS flags for a JVM service whose jars live in `home`; the archive is `<home>/<archiveName>`. */
+export function appCdsPlan(home: string, archiveName: string, disabled = false): CdsPlan {
+  const archive = path.join(home, archiveName);
+  const none: CdsPlan = { flags: [], finish: () => undefined };
+  if (disabled) return none;
+  if (fs.existsSync(archive)) return { flags: [`-XX:SharedArchiveFile=${archive}`, '-Xshare:auto'], finish: () => undefined };
+  const lock = path.join(home, `${archiveName}.lock`);
+  const tmp = path.join(home, `${archiveName}.tmp.${process.pid}.${randomBytes(3).toString('hex')}`);
+  const take = (): boolean => {
+    try {
+      fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!take()) {
+    let owner = NaN;
+    try {
+      owner = Number(fs.readFileSync(lock, 'utf8').trim());
+    } catch {
+      // just released
+    }
+    if (Number.isInteger(owner) && pidAlive(owner)) return none; // another test file makes it now
+    fs.rmSync(lock, { force: true });
+    if (!take()) return none;
+  }
+  let done = false;
+  return {
+    flags: [`-XX:ArchiveClassesAtExit=${tmp}`],
+    finish: () => {
+      if (done) return;
+      done = true;
+      try {
+        if (fs.existsSync(tmp) && fs.statSync(tmp).size > 0 && !fs.existsSync(archive)) fs.renameSync(tmp, archive);
+      } catch {
+        // best effort: the next start tries again
+      } finally {
+        fs.rmSync(tmp, { force: true });
+        fs.rmSync(lock, { force: true });
+      }
+    },
+  };
 }
