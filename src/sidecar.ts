@@ -9,7 +9,9 @@ import { createLogger, type Logger } from './log/logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { listen, parseListen } from './proxy/http/listen.js';
 import { ClickHouseListener } from './proxy/clickhouse/listener.js';
+import { BoltListener } from './proxy/bolt/listener.js';
 import { KafkaListener } from './proxy/kafka/listener.js';
+import { Neo4jHttpListener } from './proxy/neo4j-http/listener.js';
 import { RedisListener } from './proxy/redis/listener.js';
 import { CommandCounters } from './proxy/redis/metrics.js';
 import { CdcConsumer } from './cdc/consumer.js';
@@ -45,7 +47,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   const dependencies = new Map<string, Dependency>();
   const listeners: Listener[] = [];
   // One response cache for the sidecar, created only when a rule uses it.
-  const usesCache = Object.values(config.dependencies).some((d) => d.protocol === 'clickhouse-http' && d.fallback.some((r) => r.use.includes('cache')));
+  const usesCache = Object.values(config.dependencies).some((d) => 'fallback' in d && d.fallback.some((r) => (r.use as readonly string[]).includes('cache')));
   const cache = usesCache
     ? new ResponseCache(
         {
@@ -78,6 +80,12 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
         listeners.push(new KafkaListener(dep, dc, config.spool, metrics));
         break;
       }
+      case 'bolt':
+        listeners.push(new BoltListener(dep, dc, cache, metrics));
+        break;
+      case 'neo4j-http':
+        listeners.push(new Neo4jHttpListener(dep, dc, cache && { store: cache, maxEntryBytes: config.cache.maxEntryBytes }));
+        break;
     }
   }
 
