@@ -81,7 +81,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
         break;
       }
       case 'bolt':
-        listeners.push(new BoltListener(dep, dc, cache, metrics));
+        listeners.push(new BoltListener(dep, dc, cache, metrics, config.cache.maxEntryBytes));
         break;
       case 'neo4j-http':
         listeners.push(new Neo4jHttpListener(dep, dc, cache && { store: cache, maxEntryBytes: config.cache.maxEntryBytes }));

@@ -1,18 +1,210 @@
-// PLACEHOLDER (being written): the Bolt listener.
+// The Bolt listener (`protocol: bolt`): accepts client connections (bulkhead on their number),
+// runs one BoltSession per connection, health-checks Neo4j, sweeps the sessions for answers
+// that are overdue, and holds what sessions share: the fallback chain, the logins Neo4j
+// accepted, the field lists and home databases it reported, and the result cache.
+import { createServer, type Server, type Socket } from 'node:net';
 import type { BoltDependencyConfig } from '../../config/schema.js';
 import type { Dependency } from '../../dependency/dependency.js';
+import type { FallbackChain } from '../../fallback/chain.js';
+import { HealthCheck } from '../../health/check.js';
+import type { Logger } from '../../log/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ResponseCache } from '../../store/response-cache.js';
+import { listen, parseListen } from '../http/listen.js';
+import { boltChain, cachingRule, ruleMatcher, type BoltFallback } from './fallbacks.js';
+import type { BoltVersion } from './handshake.js';
+import { boltProbe, boltTargets, type BoltTarget } from './health.js';
+import { BoltRequestCounters } from './metrics.js';
+import { isMap } from './packstream.js';
+import { firstMap, type RunRequest } from './requests.js';
+import { BoltSession } from './session.js';
+
+/** Field lists remembered for `static` (bounded: oldest forgotten first). */
+const MAX_KNOWN_QUERIES = 10_000;
+/** Logins remembered as verified by Neo4j (digests only). */
+const MAX_VERIFIED = 10_000;
 
 export class BoltListener {
+  private readonly server: Server;
+  private readonly sessions = new Set<BoltSession>();
+  private readonly targets: BoltTarget[];
+  readonly chain: FallbackChain<BoltFallback>;
+  readonly log: Logger;
+  /** host:port written into routing tables. */
+  readonly advertised: string;
+  /** Digests of the credentials Neo4j accepted: breakwater answers a login itself only for these. */
+  readonly verified = new Set<string>();
+  /** The server agent Neo4j reported (HELLO SUCCESS), repeated when breakwater answers HELLO. */
+  serverAgent = 'Neo4j/5.0.0';
+  readonly cacheMaxBytes: number;
+  private readonly fields = new Map<string, readonly string[]>();
+  private readonly homes = new Map<string, string>();
+  private readonly covered: (c: { query: string; readQuery: boolean }) => boolean;
+  private readonly caching: (c: { query: string; readQuery: boolean }) => boolean;
+  private readonly counters: BoltRequestCounters;
+  private next = 0;
+  private sweep: NodeJS.Timeout | undefined;
+
   constructor(
     readonly dep: Dependency,
     readonly config: BoltDependencyConfig,
-    readonly cache: ResponseCache | undefined,
-    readonly metrics: Metrics,
-  ) {}
-  async start(): Promise<void> {
-    throw new Error('protocol bolt is not implemented yet');
+    private readonly cache: ResponseCache | undefined,
+    metrics: Metrics,
+    cacheMaxBytes = 1 << 20,
+  ) {
+    this.log = dep.log;
+    this.targets = boltTargets(config.upstream);
+    this.advertised = config.advertisedAddress ?? advertisedFromListen(config.listen);
+    this.cacheMaxBytes = cacheMaxBytes;
+    this.chain = boltChain(config, (kind, c) => dep.fallback(kind, c.reason), cache);
+    const matchers = config.fallback.map((r) => ruleMatcher(r.match));
+    this.covered = (c) => matchers.some((m) => m(c));
+    this.caching = cache === undefined ? () => false : cachingRule(config);
+    this.counters = new BoltRequestCounters(metrics.registry, dep.name);
+    // Half-open: a client that shuts down its side still gets its answers, as from Neo4j.
+    this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    const h = config.health;
+    if (h.enabled) {
+      for (const target of this.targets) {
+        dep.addCheck(
+          new HealthCheck({
+            target: target.label,
+            probe: boltProbe(target, { user: h.user, password: h.password, database: h.database }),
+            interval: h.interval,
+            timeout: h.timeout,
+            healthyThreshold: h.healthyThreshold,
+            unhealthyThreshold: h.unhealthyThreshold,
+          }),
+        );
+      }
+    }
+    dep.details = () => ({ connections: this.sessions.size, verifiedLogins: this.verified.size, advertisedAddress: this.advertised });
   }
-  async close(_deadline: number): Promise<void> {}
+
+  async start(): Promise<void> {
+    const { host, port } = parseListen(this.config.listen);
+    await listen(this.server, host, port);
+    for (const c of this.dep.checks) c.start();
+    // One timer for every session: no per-request timers on the data path.
+    const timeout = this.config.timeout;
+    this.sweep = setInterval(() => this.sweepTimeouts(), Math.max(10, Math.min(250, timeout / 4)));
+    this.sweep.unref();
+  }
+
+  async close(deadline: number): Promise<void> {
+    for (const c of this.dep.checks) c.stop();
+    clearInterval(this.sweep);
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    // Connections are long-lived: idle ones close now, busy ones when their answers are in or at the deadline.
+    while (this.sessions.size > 0 && Date.now() < deadline) {
+      for (const s of this.sessions) s.closeIfIdle();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const s of this.sessions) s.destroy();
+    await closed;
+  }
+
+  private accept(client: Socket): void {
+    const dep = this.dep;
+    const max = this.config.maxConcurrent;
+    if (max > 0 && this.sessions.size >= max) {
+      // No handshake yet, so no Bolt message can say why: the driver sees the connection closed.
+      client.on('error', () => undefined);
+      dep.rejected();
+      dep.fallback('fail', 'bulkhead');
+      client.destroy();
+      return;
+    }
+    this.sessions.add(new BoltSession(client, this));
+  }
+
+  sessionClosed(s: BoltSession): void {
+    this.sessions.delete(s);
+  }
+
+  nextTarget(): BoltTarget {
+    return this.targets[this.next++ % this.targets.length]!;
+  }
+
+  countRequest(signature: number): void {
+    this.counters.count(signature);
+  }
+
+  // --- what sessions share ---
+
+  /** Whether results of this query are stored for `cache`. */
+  caches(query: string, readQuery: boolean): boolean {
+    return this.caching({ query, readQuery });
+  }
+
+  /** Neo4j version, database, user and parameters decide a result: all are in the key (never a password). */
+  cacheKey(version: BoltVersion, run: RunRequest, principal: string | undefined): string {
+    return this.cache!.key(`bolt:${this.dep.name}`, [
+      `${version.major}.${version.minor}`,
+      run.db ?? '',
+      principal ?? '',
+      run.impUser ?? '',
+      run.query,
+      run.params.toString('latin1'),
+    ]);
+  }
+
+  store(key: string, fields: readonly string[], records: Buffer): void {
+    const cache = this.cache;
+    if (cache === undefined || cache.isFresh(key)) return;
+    cache.set(key, { storedAt: Date.now(), meta: { fields: JSON.stringify(fields) }, body: records });
+  }
+
+  cacheTooLarge(): void {
+    this.cache?.countTooLarge();
+  }
+
+  /** Field lists are learned for queries a fallback rule covers (for `static`). */
+  learnsFields(query: string): boolean {
+    return this.covered({ query, readQuery: true }) || this.covered({ query, readQuery: false });
+  }
+
+  learnFields(query: string, fields: readonly string[]): void {
+    if (this.fields.has(query)) return;
+    if (this.fields.size >= MAX_KNOWN_QUERIES) this.fields.delete(this.fields.keys().next().value!);
+    this.fields.set(query, fields);
+  }
+
+  knownFields(query: string): readonly string[] | undefined {
+    return this.fields.get(query);
+  }
+
+  /** The home database a routing table named for a user (for the table breakwater answers itself). */
+  rememberRoute(principal: string | undefined, payload: Buffer): void {
+    const rt = firstMap(payload).rt;
+    if (rt !== undefined && isMap(rt) && typeof rt.db === 'string') {
+      if (this.homes.size >= MAX_VERIFIED) this.homes.clear();
+      this.homes.set(principal ?? '', rt.db);
+    }
+  }
+
+  homeDatabase(principal: string | undefined): string {
+    return this.homes.get(principal ?? '') ?? 'neo4j';
+  }
+
+  /** Seconds a routing table breakwater answers is good for: until the breaker may let calls through. */
+  localRouteTtl(): number {
+    return Math.max(1, Math.ceil(this.dep.breaker.retryAfterMs() / 1000));
+  }
+
+  private sweepTimeouts(): void {
+    const now = performance.now();
+    const timeout = this.config.timeout;
+    for (const s of this.sessions) {
+      if (s.pending > 0 && s.timedOut(now, timeout)) s.upstreamLost(`no answer from neo4j within ${timeout}ms (timeout)`);
+    }
+    if (this.verified.size > MAX_VERIFIED) this.verified.clear();
+  }
 }
+
+function advertisedFromListen(listen: string): string {
+  const { host, port } = parseListen(listen);
+  const h = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+

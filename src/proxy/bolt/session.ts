@@ -1,0 +1,1072 @@
+// One client connection and its own upstream connection (Bolt is stateful: login, open
+// transactions and results belong to the connection). Requests are framed by their chunks and
+// forwarded as the bytes they came in; responses are framed to pair each summary with its
+// request and forwarded a whole read at a time. The breaker is asked once per call: an
+// auto-commit RUN with its PULLs, or a transaction from BEGIN to COMMIT/ROLLBACK. Requests it
+// refuses, or that Neo4j failed before answering, are answered by breakwater in their place in
+// the response order: from the fallback chain (a RUN), or as Neo4j's state machine would (a
+// FAILURE, then IGNORED until RESET). Without Neo4j at all, breakwater plays the server from the
+// handshake on, and reconnects (replaying the login) when the breaker lets a call through.
+import { connect, type Socket } from 'node:net';
+import { REJECTED } from '../../breaker/breaker.js';
+import type { FallbackReason } from '../../fallback/chain.js';
+import { isReadQuery } from '../cypher/statement.js';
+import { returnFields } from '../cypher/return-fields.js';
+import { classifyCode, failureInfo } from './classify.js';
+import { failMessage, FAIL_CODES, type BoltFallback, type LocalAnswer } from './fallbacks.js';
+import { BoltFramingError, MessageReader, NOOP, payloadOf, rawOf } from './framing.js';
+import {
+  BoltHandshakeError,
+  CLIENT_HANDSHAKE_BYTES,
+  LOCAL_VERSIONS,
+  atLeast,
+  chooseLocalVersion,
+  covers,
+  exactHandshake,
+  isManifest,
+  localManifest,
+  manifestRanges,
+  parseClientChoice,
+  parseClientHandshake,
+  parseServerAnswer,
+  versionBytes,
+  type BoltVersion,
+  type Proposal,
+} from './handshake.js';
+import type { BoltListener } from './listener.js';
+import { isSummary, requestName, Sig } from './messages.js';
+import { isMap, PackStreamError } from './packstream.js';
+import { HAS_MORE, IGNORED, failure, resultEnd, runSuccess, success } from './replies.js';
+import { credentialDigest, decodeRun, firstMap, principalOf, recordsWanted, type RunRequest } from './requests.js';
+import { localRoute, rewriteRoute, routeDatabase } from './routing.js';
+
+/** One breaker call: an auto-commit RUN and its PULLs, or a transaction. */
+interface Unit {
+  readonly token: number;
+  /** ms spent waiting for Neo4j's answers (not the client's think time inside a transaction). */
+  waited: number;
+  open: boolean;
+}
+
+/** A result being stored for the `cache` fallback as it streams by. */
+interface Capture {
+  readonly key: string;
+  fields: string[] | undefined;
+  records: Buffer[];
+  bytes: number;
+}
+
+/** The RUN a result came from (shared by the RUN's entry and its PULLs' entries). */
+interface ResultRef {
+  readonly run: RunRequest;
+  /** `cache` and `static` may answer it: a read query, auto-commit or in a read transaction. */
+  readonly servable: boolean;
+  readonly auto: boolean;
+  readonly cacheKey: string | undefined;
+  /** Set while a result of a cached query streams by from Neo4j. */
+  capture: Capture | undefined;
+}
+
+const enum Kind {
+  Plain = 0,
+  Run = 1,
+  Pull = 2,
+  Hello = 3,
+  Logon = 4,
+  Route = 5,
+  Reset = 6,
+  EndsTx = 7,
+}
+
+interface Entry {
+  readonly sig: number;
+  kind: Kind;
+  /** Answered by Neo4j; otherwise `produce` answers when the entry reaches the head. */
+  up: boolean;
+  /** A local answer waiting for a fallback lookup (the cache): it holds the head. */
+  lookup: boolean;
+  produce: (() => Buffer | Promise<Buffer>) | undefined;
+  unit: Unit | undefined;
+  result: ResultRef | undefined;
+  /** Part of its answer has reached the client (RECORDs of a PULL). */
+  answered: boolean;
+  /** When it began waiting for Neo4j (performance.now()). */
+  since: number;
+  /** The payload, kept only where the answer depends on it (PULL n, HELLO/LOGON digest). */
+  payload: Buffer | undefined;
+}
+
+/** A result breakwater serves: chunked RECORD messages and where each ends. */
+interface LocalResult {
+  readonly records: Buffer;
+  readonly ends: number[];
+  next: number;
+  readonly db: string | undefined;
+}
+
+type Outcome = 'success' | 'failure' | 'caller' | 'ignored';
+
+const enum Phase {
+  Handshake,
+  /** Waiting for Neo4j's handshake answer. */
+  UpstreamHandshake,
+  /** A manifest was sent (by Neo4j or by breakwater): waiting for the client's choice. */
+  Choice,
+  Messages,
+  Closed,
+}
+
+const LOGIN_UNVERIFIED =
+  'breakwater: neo4j is unavailable and these credentials have not been verified by it since breakwater started; retry when neo4j is back';
+/** Bytes written to a socket before breakwater stops reading from the other side. */
+const HIGH_WATER = 1 << 20;
+
+let connectionIds = 0;
+
+export class BoltSession {
+  private phase = Phase.Handshake;
+  version: BoltVersion = { major: 0, minor: 0 };
+  private early: Buffer | undefined;
+  private proposals: Proposal[] = [];
+  private handshakeBytes: Buffer | undefined;
+  /** Ranges of the manifest the client is choosing from. */
+  private offered: Proposal[] = [];
+  private up: Socket | undefined;
+  /** The upstream has finished its handshake and login replay has been written. */
+  private upReady = false;
+  private outbox: Buffer[] = [];
+  private upBuf: Buffer | undefined;
+  /** Answers to replayed HELLO/LOGON to swallow before the queue's. */
+  private replaying = 0;
+  private upPaused = false;
+  private readonly requests: MessageReader;
+  private readonly responses: MessageReader;
+  private readonly queue: Entry[] = [];
+  private head = 0;
+  /** When the head entry began waiting (for the timeout sweep). */
+  headSince = 0;
+  private clock = performance.now();
+  /** Where PULL/DISCARD go: the current result is breakwater's. */
+  private localResults = false;
+  private localResult: LocalResult | undefined;
+  private tx: { local: boolean; unit: Unit | undefined; read: boolean; lost: boolean; qid: number; reason: FallbackReason } | undefined;
+  /** breakwater answered a FAILURE: IGNORED until RESET, as Neo4j does. */
+  private localFailed = false;
+  /** Neo4j answered a FAILURE: it ignores until RESET, so no permits are taken for what it will ignore. */
+  private upFailed = false;
+  private autoUnit: Unit | undefined;
+  private hello: Buffer | undefined;
+  private logon: Buffer | undefined;
+  private principal: string | undefined;
+  private digest: string | undefined;
+  private refusing: string | undefined;
+  private quitting = false;
+  private closed = false;
+  private draining = false;
+  private readonly connectionId = `bolt-breakwater-${++connectionIds}`;
+  /** Scan position in the upstream read being processed: bytes before it are forwarded or dropped. */
+  private runStart = 0;
+  private runBuf: Buffer | undefined;
+
+  constructor(
+    readonly client: Socket,
+    private readonly listener: BoltListener,
+  ) {
+    this.requests = new MessageReader(listener.config.maxMessageBytes, (sig, buf, start, end, parts) => this.onRequest(sig, buf, start, end, parts));
+    // Neo4j's own answers are bounded by what the client pulls; the bound here only stops a broken stream.
+    this.responses = new MessageReader(Number.MAX_SAFE_INTEGER, (sig, buf, start, end, parts) => this.onResponse(sig, buf, start, end, parts));
+    client.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('error', () => undefined);
+    client.on('end', () => this.quitAfterAnswers());
+    client.on('close', () => this.onClientClose());
+    client.on('drain', () => this.resumeUpstream());
+  }
+
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** The head waits on Neo4j longer than timeout (and not because the client reads slowly). */
+  timedOut(now: number, timeout: number): boolean {
+    if (this.upPaused || this.up === undefined || !this.upReady) return false;
+    const e = this.queue[this.head];
+    return e !== undefined && e.up && now - this.headSince > timeout;
+  }
+
+  // --- the handshake ---
+
+  private onClientData(chunk: Buffer): void {
+    this.clock = performance.now();
+    if (this.closed || this.refusing !== undefined) return;
+    if (this.phase === Phase.Messages) {
+      this.readRequests(chunk);
+      return;
+    }
+    this.early = this.early === undefined ? chunk : Buffer.concat([this.early, chunk]);
+    if (this.phase === Phase.Handshake) {
+      if (this.early.length < CLIENT_HANDSHAKE_BYTES) return;
+      const hs = this.early.subarray(0, CLIENT_HANDSHAKE_BYTES);
+      this.early = this.early.length > CLIENT_HANDSHAKE_BYTES ? this.early.subarray(CLIENT_HANDSHAKE_BYTES) : undefined;
+      try {
+        this.proposals = parseClientHandshake(hs);
+      } catch (err) {
+        this.badInput('malformed_handshake', (err as Error).message);
+        return;
+      }
+      this.handshakeBytes = Buffer.from(hs);
+      this.openHandshake();
+      return;
+    }
+    if (this.phase === Phase.Choice) this.readChoice();
+  }
+
+  /** Neo4j's handshake when the breaker allows a connection; breakwater's own otherwise. */
+  private openHandshake(): void {
+    const token = this.listener.dep.breaker.acquire();
+    if (token === REJECTED) {
+      this.localHandshake();
+      return;
+    }
+    this.phase = Phase.UpstreamHandshake;
+    const started = performance.now();
+    this.openUpstream(
+      this.handshakeBytes!,
+      (answer) => {
+        this.listener.dep.breaker.ignore(token);
+        this.client.write(answer.bytes);
+        if (answer.manifest) {
+          this.offered = manifestRanges(answer.bytes);
+          this.phase = Phase.Choice;
+          this.readChoice();
+          return;
+        }
+        if (answer.version.major === 0) {
+          this.client.end();
+          return;
+        }
+        this.startMessages(answer.version);
+      },
+      (why) => {
+        this.listener.dep.failure(token, performance.now() - started, why);
+        if (!this.closed) this.localHandshake();
+      },
+    );
+  }
+
+  private localHandshake(): void {
+    if (this.proposals.some(isManifest)) {
+      this.offered = LOCAL_VERSIONS.map((v) => ({ major: v.major, minor: v.minor, range: v.minor - v.minMinor }));
+      this.client.write(localManifest());
+      this.phase = Phase.Choice;
+      this.readChoice();
+      return;
+    }
+    const v = chooseLocalVersion(this.proposals);
+    if (v === undefined) {
+      this.listener.dep.metrics.badRequest('unsupported_version');
+      this.client.end(Buffer.alloc(4));
+      this.phase = Phase.Closed;
+      return;
+    }
+    this.client.write(versionBytes(v));
+    this.startMessages(v);
+  }
+
+  private readChoice(): void {
+    const buf = this.early;
+    if (buf === undefined) return;
+    const choice = parseClientChoice(buf);
+    if (choice === undefined) return;
+    if (!covers(this.offered, choice.version)) {
+      this.badInput('malformed_handshake', `the client chose Bolt ${choice.version.major}.${choice.version.minor}, which was not offered`);
+      return;
+    }
+    const bytes = buf.subarray(0, choice.length);
+    this.early = buf.length > choice.length ? buf.subarray(choice.length) : undefined;
+    if (this.up !== undefined) this.up.write(bytes);
+    this.startMessages(choice.version);
+  }
+
+  private startMessages(v: BoltVersion): void {
+    this.version = v;
+    this.phase = Phase.Messages;
+    if (this.up !== undefined) this.upReady = true;
+    const rest = this.early;
+    this.early = undefined;
+    if (rest !== undefined) this.readRequests(rest);
+  }
+
+  /**
+   * Connects to Neo4j and writes `handshake`; `ok` gets its answer (the manifest answer whole),
+   * `failed` why it could not be had within connectTimeout.
+   */
+  private openUpstream(
+    handshake: Buffer,
+    ok: (answer: { bytes: Buffer; manifest: boolean; version: BoltVersion }) => void,
+    failed: (why: string) => void,
+  ): void {
+    const target = this.listener.nextTarget();
+    const sock = connect({ host: target.host, port: target.port, noDelay: true });
+    this.up = sock;
+    this.upReady = false;
+    this.upBuf = undefined;
+    let settled = false;
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (this.up === sock) this.up = undefined;
+      failed(why);
+    };
+    const timeout = this.listener.config.connectTimeout;
+    const timer = setTimeout(() => fail(`no Bolt handshake from ${target.label} within ${timeout}ms (connectTimeout)`), timeout);
+    sock.on('error', (err: NodeJS.ErrnoException) => fail(`cannot connect to ${target.label}: ${err.code ?? err.message}`));
+    sock.on('close', () => {
+      if (!settled) fail(`${target.label} closed the connection during the handshake`);
+      else if (this.up === sock) this.upstreamClosed();
+    });
+    sock.on('drain', () => this.resumeClient());
+    sock.write(handshake);
+    sock.on('data', (chunk: Buffer) => {
+      if (settled) {
+        this.onUpstreamData(chunk);
+        return;
+      }
+      this.upBuf = this.upBuf === undefined ? chunk : Buffer.concat([this.upBuf, chunk]);
+      let answer;
+      try {
+        answer = parseServerAnswer(this.upBuf);
+      } catch (err) {
+        fail(`${target.label} sent a malformed handshake answer: ${(err as Error).message}`);
+        return;
+      }
+      if (answer === undefined) return;
+      settled = true;
+      clearTimeout(timer);
+      const bytes = this.upBuf.subarray(0, answer.length);
+      const rest = this.upBuf.length > answer.length ? this.upBuf.subarray(answer.length) : undefined;
+      this.upBuf = undefined;
+      ok({ bytes, manifest: answer.manifest, version: answer.version ?? { major: 0, minor: 0 } });
+      if (rest !== undefined && this.up === sock) this.onUpstreamData(rest);
+    });
+  }
+
+  /** A new upstream connection for a call, on the version in use, with the login replayed. */
+  private reconnect(): void {
+    const v = this.version;
+    this.openUpstream(
+      exactHandshake(v),
+      (answer) => {
+        if (answer.manifest || answer.version.major !== v.major || answer.version.minor !== v.minor) {
+          this.upstreamLost(`Neo4j no longer speaks Bolt ${v.major}.${v.minor} (it answered ${answer.version.major}.${answer.version.minor})`);
+          return;
+        }
+        const up = this.up!;
+        up.cork();
+        for (const setup of [this.hello, this.logon]) {
+          if (setup === undefined) continue;
+          up.write(setup);
+          this.replaying++;
+        }
+        for (const b of this.outbox) up.write(b);
+        this.outbox = [];
+        this.upReady = true;
+        up.uncork();
+      },
+      (why) => this.upstreamLost(why),
+    );
+  }
+
+  // --- requests ---
+
+  private readRequests(chunk: Buffer): void {
+    const up = this.upReady ? this.up : undefined;
+    up?.cork();
+    try {
+      this.requests.push(chunk);
+    } catch (err) {
+      if (err instanceof BoltFramingError) this.badInput(err.message.includes('maxMessageBytes') ? 'oversized_message' : 'malformed_bolt', err.message);
+      else throw err;
+    } finally {
+      up?.uncork();
+    }
+    this.drainLocal();
+    if (this.up !== undefined && this.up.writableLength > HIGH_WATER) {
+      this.client.pause();
+    }
+  }
+
+  private onRequest(sig: number, buf: Buffer, start: number, end: number, parts: Buffer[] | undefined): void {
+    if (this.refusing !== undefined || this.closed) return;
+    const raw = rawOf(buf, start, end, parts);
+    if (sig === NOOP) {
+      if (this.up !== undefined) this.forward(raw);
+      return;
+    }
+    this.listener.countRequest(sig);
+    try {
+      this.dispatch(sig, raw);
+    } catch (err) {
+      if (err instanceof PackStreamError) this.badInput('malformed_bolt', `a ${requestName(sig)} message is malformed: ${err.message}`);
+      else throw err;
+    }
+  }
+
+  private dispatch(sig: number, raw: Buffer): void {
+    const connected = this.up !== undefined;
+    const tx = this.tx;
+    switch (sig) {
+      case Sig.RUN:
+        return this.onRun(raw);
+      case Sig.PULL:
+      case Sig.DISCARD: {
+        const payload = payloadOf(raw);
+        if (this.localResults || !connected || (tx !== undefined && (tx.local || tx.lost))) return this.local(sig, () => this.localPull(sig, payload));
+        return this.upstream(sig, raw, Kind.Pull, tx?.unit ?? this.autoUnit, this.lastResult, payload);
+      }
+      case Sig.BEGIN:
+        return this.onBegin(raw);
+      case Sig.COMMIT:
+      case Sig.ROLLBACK:
+        this.tx = undefined;
+        this.localResults = false;
+        if (tx === undefined && connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        if (tx === undefined || tx.local || tx.lost) {
+          const lost = tx === undefined || tx.lost;
+          return this.local(sig, () => (lost ? this.localFailure(FAIL_CODES.transient, 'breakwater: the connection to neo4j was lost during the transaction') : this.localFailed ? IGNORED : success()));
+        }
+        return this.upstream(sig, raw, Kind.EndsTx, tx.unit, undefined);
+      case Sig.RESET:
+        this.tx = undefined;
+        this.localResults = false;
+        if (connected) return this.upstream(sig, raw, Kind.Reset, undefined, undefined);
+        return this.local(sig, () => {
+          this.localFailed = false;
+          this.localResult = undefined;
+          return success();
+        });
+      case Sig.HELLO:
+      case Sig.LOGON: {
+        const copy = Buffer.from(raw);
+        if (sig === Sig.HELLO) this.hello = copy;
+        else this.logon = copy;
+        const payload = payloadOf(copy);
+        const meta = firstMap(payload);
+        const digest = credentialDigest(meta);
+        if (digest !== undefined) {
+          this.digest = digest;
+          this.principal = principalOf(meta);
+        }
+        if (connected) return this.upstream(sig, raw, sig === Sig.HELLO ? Kind.Hello : Kind.Logon, undefined, undefined);
+        return this.local(sig, () => this.localLogin(sig, digest));
+      }
+      case Sig.LOGOFF:
+        this.logon = undefined;
+        this.digest = undefined;
+        this.principal = undefined;
+        if (connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        return this.local(sig, () => (this.localFailed ? IGNORED : success()));
+      case Sig.TELEMETRY:
+        if (connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        return this.local(sig, () => (this.localFailed ? IGNORED : success()));
+      case Sig.ROUTE: {
+        if (connected) return this.upstream(sig, raw, Kind.Route, undefined, undefined);
+        const db = routeDatabase(payloadOf(raw)) ?? this.listener.homeDatabase(this.principal);
+        return this.local(sig, () => (this.localFailed ? IGNORED : localRoute(this.listener.advertised, db, this.listener.localRouteTtl())));
+      }
+      case Sig.GOODBYE:
+        if (connected) this.forward(raw);
+        this.quitAfterAnswers();
+        return;
+      default:
+        if (connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        return this.local(sig, () => this.localFailure('Neo.ClientError.Request.Invalid', `breakwater: message 0x${sig.toString(16)} is not a Bolt request`));
+    }
+  }
+
+  /** The result the next PULL/DISCARD reads (the last RUN's). */
+  private lastResult: ResultRef | undefined;
+
+  private onRun(raw: Buffer): void {
+    const payload = payloadOf(raw);
+    const run = decodeRun(payload);
+    const tx = this.tx;
+    const readQuery = isReadQuery(run.query);
+    const auto = tx === undefined;
+    const servable = readQuery && (auto || tx.read);
+    const listener = this.listener;
+    const cacheKey = servable && listener.caches(run.query, readQuery) ? listener.cacheKey(this.version, run, this.principal) : undefined;
+    const result: ResultRef = { run, servable, auto, cacheKey, capture: undefined };
+    this.lastResult = result;
+    if (tx !== undefined) {
+      if (tx.local || tx.lost) {
+        this.localResults = true;
+        const qid = tx.qid++;
+        const reason = tx.reason;
+        return this.local(Sig.RUN, () =>
+          tx.lost ? this.localFailure(FAIL_CODES.transient, 'breakwater: the connection to neo4j was lost during the transaction') : this.serveRun(result, reason, undefined, qid),
+        );
+      }
+      this.localResults = false;
+      if (cacheKey !== undefined) result.capture = newCapture(cacheKey);
+      return this.upstream(Sig.RUN, raw, Kind.Run, tx.unit, result);
+    }
+    if (this.upFailed && this.up !== undefined) {
+      // Neo4j ignores everything until RESET: no permit for a call it will not make.
+      this.localResults = false;
+      return this.upstream(Sig.RUN, raw, Kind.Run, undefined, result);
+    }
+    const permit = listener.dep.admit();
+    if (typeof permit !== 'number') {
+      this.localResults = true;
+      return this.local(Sig.RUN, () => this.serveRun(result, permit, undefined, undefined));
+    }
+    this.localResults = false;
+    if (cacheKey !== undefined) result.capture = newCapture(cacheKey);
+    const unit: Unit = { token: permit, waited: 0, open: true };
+    this.autoUnit = unit;
+    listener.dep.inFlight++;
+    if (this.up === undefined) this.reconnect();
+    this.upstream(Sig.RUN, raw, Kind.Run, unit, result);
+  }
+
+  private onBegin(raw: Buffer): void {
+    const meta = firstMap(payloadOf(raw));
+    const read = meta.mode === 'r';
+    this.localResults = false;
+    if (this.upFailed && this.up !== undefined) {
+      this.tx = { local: false, unit: undefined, read, lost: false, qid: 0, reason: 'failed' };
+      return this.upstream(Sig.BEGIN, raw, Kind.Plain, undefined, undefined);
+    }
+    const permit = this.listener.dep.admit();
+    if (typeof permit !== 'number') {
+      // A transaction breakwater answers: reads in it may be served, everything else fails.
+      this.tx = { local: true, unit: undefined, read, lost: false, qid: 0, reason: permit };
+      return this.local(Sig.BEGIN, () => (this.localFailed ? IGNORED : success()));
+    }
+    const unit: Unit = { token: permit, waited: 0, open: true };
+    this.listener.dep.inFlight++;
+    this.tx = { local: false, unit, read, lost: false, qid: 0, reason: 'failed' };
+    if (this.up === undefined) this.reconnect();
+    this.upstream(Sig.BEGIN, raw, Kind.Plain, unit, undefined);
+  }
+
+  private upstream(sig: number, raw: Buffer, kind: Kind, unit: Unit | undefined, result: ResultRef | undefined, payload?: Buffer): void {
+    this.push({ sig, kind, up: true, lookup: false, produce: undefined, unit, result, answered: false, since: this.clock, payload });
+    this.forward(raw);
+  }
+
+  private local(sig: number, produce: () => Buffer | Promise<Buffer>): void {
+    this.push({ sig, kind: Kind.Plain, up: false, lookup: false, produce, unit: undefined, result: undefined, answered: false, since: this.clock, payload: undefined });
+  }
+
+  private push(e: Entry): void {
+    if (this.pending === 0) this.headSince = this.clock;
+    this.queue.push(e);
+  }
+
+  private forward(raw: Buffer): void {
+    if (this.upReady && this.up !== undefined) this.up.write(raw);
+    else this.outbox.push(Buffer.from(raw));
+  }
+
+  // --- answers breakwater gives ---
+
+  private localFailure(code: string, message: string): Buffer {
+    if (this.localFailed) return IGNORED;
+    this.localFailed = true;
+    return failure(this.version, code, message);
+  }
+
+  private localLogin(sig: number, digest: string | undefined): Buffer {
+    if (this.localFailed) return IGNORED;
+    if (digest !== undefined && !this.listener.verified.has(digest)) {
+      this.quitting = true;
+      return this.localFailure(FAIL_CODES.transient, LOGIN_UNVERIFIED);
+    }
+    if (sig === Sig.LOGON) return success();
+    return success({ server: this.listener.serverAgent, connection_id: this.connectionId, hints: Object.create(null) });
+  }
+
+  /** A RUN breakwater answers through the fallback chain. */
+  private serveRun(result: ResultRef, reason: FallbackReason, error: string | undefined, qid: number | undefined): Buffer | Promise<Buffer> {
+    if (this.localFailed) return IGNORED;
+    const listener = this.listener;
+    const run = result.run;
+    const ctx: BoltFallback = {
+      dep: listener.dep,
+      reason,
+      error,
+      query: run.query,
+      readQuery: isReadQuery(run.query),
+      servable: result.servable,
+      cacheKey: result.cacheKey,
+      fields: () => listener.knownFields(run.query) ?? returnFields(run.query),
+      answer: undefined,
+    };
+    const served = listener.chain.serve(ctx);
+    const finish = (): Buffer => this.answerRun(ctx.answer, run, qid);
+    return typeof served === 'string' ? finish() : served.then(finish, () => this.answerRun(undefined, run, qid));
+  }
+
+  private answerRun(answer: LocalAnswer | undefined, run: RunRequest, qid: number | undefined): Buffer {
+    if (answer === undefined || answer.kind === 'failure') {
+      this.localResult = undefined;
+      return this.localFailure(answer?.code ?? FAIL_CODES.transient, answer?.message ?? 'breakwater: no fallback answered');
+    }
+    const records = answer.records ?? Buffer.alloc(0);
+    this.localResult = { records, ends: recordEnds(records), next: 0, db: this.tx === undefined ? run.db : undefined };
+    return runSuccess(answer.fields, qid);
+  }
+
+  private localPull(sig: number, payload: Buffer): Buffer {
+    if (this.localFailed) return IGNORED;
+    const r = this.localResult;
+    if (r === undefined) return this.localFailure('Neo.ClientError.Request.Invalid', `breakwater: ${requestName(sig)} without a result to read`);
+    if (sig === Sig.DISCARD) {
+      this.localResult = undefined;
+      return resultEnd(r.db);
+    }
+    const want = recordsWanted(firstMap(payload));
+    const from = r.next === 0 ? 0 : r.ends[r.next - 1]!;
+    const last = want < 0 ? r.ends.length : Math.min(r.ends.length, r.next + want);
+    const to = last === 0 ? 0 : r.ends[last - 1]!;
+    r.next = last;
+    const more = last < r.ends.length;
+    if (!more) this.localResult = undefined;
+    const tail = more ? HAS_MORE : resultEnd(r.db);
+    return to > from ? Buffer.concat([r.records.subarray(from, to), tail]) : tail;
+  }
+
+  // --- responses ---
+
+  /** Neo4j's bytes not yet processed because a fallback lookup holds the head. */
+  private stash: Buffer | undefined;
+
+  private headBlocked(): boolean {
+    const e = this.queue[this.head];
+    return e !== undefined && !e.up;
+  }
+
+  private onUpstreamData(chunk: Buffer): void {
+    this.clock = performance.now();
+    if (this.closed) return;
+    if (this.stash !== undefined || this.headBlocked()) {
+      // Answers for entries behind a local one wait until it is written: order is the protocol.
+      this.stash = this.stash === undefined ? chunk : Buffer.concat([this.stash, chunk]);
+      this.up?.pause();
+      return;
+    }
+    this.runBuf = chunk;
+    this.runStart = 0;
+    this.lastEnd = 0;
+    let consumed = chunk.length;
+    this.client.cork();
+    try {
+      consumed = this.responses.push(chunk);
+      this.flushRun(this.lastEnd);
+    } catch (err) {
+      this.runBuf = undefined;
+      this.client.uncork();
+      if (err instanceof BoltFramingError || err instanceof PackStreamError) this.listener.dep.metrics.badRequest('malformed_upstream');
+      this.upstreamLost(`${(err as Error).message}`);
+      return;
+    }
+    this.runBuf = undefined;
+    this.client.uncork();
+    if (consumed < chunk.length) {
+      this.stash = chunk.subarray(consumed);
+      this.up?.pause();
+    } else if (this.client.writableLength > HIGH_WATER && this.up !== undefined) {
+      this.up.pause();
+      this.upPaused = true;
+    }
+  }
+
+  /** End of the last whole message in the read being scanned. */
+  private lastEnd = 0;
+
+  private flushRun(to: number): void {
+    const buf = this.runBuf;
+    if (buf !== undefined && to > this.runStart) this.client.write(this.runStart === 0 && to === buf.length ? buf : buf.subarray(this.runStart, to));
+    if (to > this.runStart) this.runStart = to;
+  }
+
+  /** Drops a message from what is forwarded (pieces from earlier reads were held back already). */
+  private skip(start: number, end: number): void {
+    this.flushRun(start);
+    this.runStart = end;
+  }
+
+  private onResponse(sig: number, buf: Buffer, start: number, end: number, parts: Buffer[] | undefined): boolean {
+    this.lastEnd = end;
+    if (sig === NOOP) {
+      if (parts !== undefined) this.skip(start, end);
+      return true;
+    }
+    if (this.replaying > 0) {
+      // The answer to a replayed login: Neo4j's business with breakwater, not the client's.
+      this.skip(start, end);
+      if (isSummary(sig)) {
+        this.replaying--;
+        if (sig !== Sig.SUCCESS) {
+          const info = sig === Sig.FAILURE ? failureInfo(payloadOf(rawOf(buf, start, end, parts))) : { code: 'IGNORED', message: '' };
+          throw new Error(`neo4j refused the replayed login: ${info.code} ${info.message}`);
+        }
+      }
+      return true;
+    }
+    const e = this.queue[this.head];
+    if (e === undefined || !e.up) throw new Error(`neo4j sent a ${sig === Sig.RECORD ? 'RECORD' : `message 0x${sig.toString(16)}`} nobody asked for`);
+    this.headSince = this.clock;
+    if (sig === Sig.RECORD) {
+      e.answered = true;
+      const cap = e.result?.capture;
+      if (cap !== undefined) this.captureRecord(cap, e.result!, rawOf(buf, start, end, parts));
+      this.emitHeld(parts);
+      return true;
+    }
+    if (!isSummary(sig)) throw new Error(`neo4j sent message 0x${sig.toString(16)} where a response was due`);
+    this.answered(e, sig, buf, start, end, parts);
+    if (this.head < this.queue.length && !this.queue[this.head]!.up) {
+      this.flushRun(end);
+      this.drainLocal();
+      // A lookup still holds the head: stop here, the rest of the read waits for it.
+      if (this.headBlocked()) return false;
+    }
+    return true;
+  }
+
+  /** Pieces of a forwarded message from earlier reads (the run covers the rest of it). */
+  private emitHeld(parts: Buffer[] | undefined): void {
+    if (parts === undefined) return;
+    for (const p of parts) this.client.write(p);
+  }
+
+  /** The summary that ends e's answer. */
+  private answered(e: Entry, sig: number, buf: Buffer, start: number, end: number, parts: Buffer[] | undefined): void {
+    const unit = e.unit;
+    if (unit !== undefined) unit.waited += this.clock - Math.max(e.since, this.headSince);
+    this.head++;
+    let ends = false;
+    let outcome: Outcome = 'success';
+    let error = '';
+    let payload: Buffer | undefined;
+    const body = (): Buffer => (payload ??= payloadOf(rawOf(buf, start, end, parts)));
+    let forward = true;
+    if (sig === Sig.FAILURE) {
+      const info = failureInfo(body());
+      this.upFailed = true;
+      ends = true;
+      outcome = classifyCode(info.code);
+      error = `${info.code}: ${info.message}`;
+      if (e.result !== undefined) e.result.capture = undefined;
+      if (e.kind === Kind.Hello || e.kind === Kind.Logon) this.quitting = true;
+    } else if (sig === Sig.IGNORED) {
+      ends = true;
+      outcome = 'ignored';
+    } else {
+      switch (e.kind) {
+        case Kind.Run:
+          if (e.result !== undefined && (e.result.capture !== undefined || this.listener.learnsFields(e.result.run.query))) this.runFields(e.result, body());
+          break;
+        case Kind.Pull: {
+          const more = hasMore(body());
+          ends = e.result?.auto === true && !more;
+          const cap = e.result?.capture;
+          if (!more && cap !== undefined) {
+            e.result!.capture = undefined;
+            this.storeCapture(cap);
+          }
+          if (e.sig === Sig.DISCARD && e.result !== undefined) e.result.capture = undefined;
+          break;
+        }
+        case Kind.EndsTx:
+          ends = true;
+          break;
+        case Kind.Reset:
+          this.upFailed = false;
+          this.localFailed = false;
+          this.localResult = undefined;
+          if (this.autoUnit?.open) this.endUnit(this.autoUnit, 'ignored', '');
+          break;
+        case Kind.Hello:
+        case Kind.Logon:
+          this.loggedIn(e, body());
+          break;
+        case Kind.Route: {
+          this.listener.rememberRoute(this.principal, body());
+          const rewritten = rewriteRoute(body(), this.listener.advertised);
+          if (rewritten !== undefined) {
+            forward = false;
+            this.skip(start, end);
+            this.client.write(rewritten);
+          }
+          break;
+        }
+      }
+    }
+    if (forward) this.emitHeld(parts);
+    if (ends && unit !== undefined && unit.open) this.endUnit(unit, outcome, error);
+    this.headSince = this.clock;
+  }
+
+  private endUnit(unit: Unit, outcome: Outcome, error: string): void {
+    unit.open = false;
+    const dep = this.listener.dep;
+    dep.inFlight--;
+    if (outcome === 'success') dep.success(unit.token, unit.waited);
+    else if (outcome === 'failure') dep.failure(unit.token, unit.waited, error);
+    else dep.ignored(unit.token, unit.waited);
+    if (this.autoUnit === unit) this.autoUnit = undefined;
+  }
+
+  private runFields(result: ResultRef, payload: Buffer): void {
+    const fields = firstMap(payload).fields;
+    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string')) return;
+    const names = fields as string[];
+    this.listener.learnFields(result.run.query, names);
+    if (result.capture !== undefined) result.capture.fields = names;
+  }
+
+  private captureRecord(cap: Capture, result: ResultRef, raw: Buffer): void {
+    cap.bytes += raw.length;
+    if (cap.bytes > this.listener.cacheMaxBytes) {
+      result.capture = undefined;
+      this.listener.cacheTooLarge();
+      return;
+    }
+    // A view of a read Neo4j's socket no longer uses; copied when the result is stored.
+    cap.records.push(raw);
+  }
+
+  private storeCapture(cap: Capture): void {
+    if (cap.fields === undefined) return;
+    this.listener.store(cap.key, cap.fields, Buffer.concat(cap.records, cap.bytes));
+  }
+
+  private loggedIn(e: Entry, payload: Buffer): void {
+    const meta = firstMap(payload);
+    if (e.kind === Kind.Hello && typeof meta.server === 'string') this.listener.serverAgent = meta.server;
+    if (this.digest !== undefined) this.listener.verified.add(this.digest);
+  }
+
+  /** Writes the answers of local entries at the head, in order; stops at one that waits for Neo4j or a fallback lookup. */
+  private drainLocal(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.head < this.queue.length) {
+        const e = this.queue[this.head]!;
+        if (e.up || e.lookup) break;
+        const answer = e.produce!();
+        if (answer instanceof Promise) {
+          e.lookup = true;
+          void answer.then(
+            (bytes) => this.settled(e, bytes),
+            () => this.settled(e, this.localFailure(FAIL_CODES.transient, 'breakwater: the fallback failed')),
+          );
+          break;
+        }
+        this.head++;
+        this.headSince = this.clock;
+        if (!this.closed) this.client.write(answer);
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.compact();
+    if (this.pending === 0) this.onIdle();
+  }
+
+  private settled(e: Entry, bytes: Buffer): void {
+    e.lookup = false;
+    e.produce = () => bytes;
+    if (this.closed) return;
+    this.drainLocal();
+    const stash = this.stash;
+    if (stash !== undefined && !this.headBlocked()) {
+      this.stash = undefined;
+      this.up?.resume();
+      this.onUpstreamData(stash);
+    }
+  }
+
+  private compact(): void {
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 64 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private onIdle(): void {
+    if (this.refusing !== undefined) {
+      this.client.end(failure(this.version, 'Neo.ClientError.Request.Invalid', this.refusing));
+      this.destroyUpstream();
+      this.closed = true;
+      return;
+    }
+    if (this.quitting) this.close();
+  }
+
+  // --- faults ---
+
+  /** Neo4j failed the calls in flight (timeout, connection lost): record them, and answer in its place. */
+  upstreamLost(why: string): void {
+    this.destroyUpstream();
+    this.failOpenUnits(why);
+    if (this.phase !== Phase.Messages) {
+      // Lost during a handshake breakwater passes through: it answers the handshake itself.
+      if (this.phase === Phase.UpstreamHandshake) this.localHandshake();
+      return;
+    }
+    // In Neo4j's place: an auto-commit RUN not answered yet goes to the fallback chain (with its
+    // PULLs); the first other request gets a FAILURE, and the rest IGNORED until RESET.
+    let failedYet = false;
+    let served: ResultRef | undefined;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const e = this.queue[i]!;
+      if (!e.up) continue;
+      e.up = false;
+      const result = e.result;
+      if (!failedYet && e.kind === Kind.Run && result?.auto === true && !e.answered) {
+        served = result;
+        result.capture = undefined;
+        e.produce = () => this.serveRun(result, 'failed', why, undefined);
+      } else if (e.kind === Kind.Pull && served !== undefined && result === served && !e.answered) {
+        const payload = e.payload ?? Buffer.from([0xb1, e.sig, 0xa0]);
+        e.produce = () => this.localPull(e.sig, payload);
+      } else {
+        failedYet = true;
+        e.produce = () => this.localFailure(FAIL_CODES.transient, `breakwater: ${why}`);
+      }
+    }
+    if (served !== undefined && served === this.lastResult) this.localResults = true;
+    if (this.tx !== undefined && !this.tx.local) this.tx.lost = true;
+    this.stash = undefined;
+    this.drainLocal();
+  }
+
+  private failOpenUnits(why: string): void {
+    for (const unit of [this.autoUnit, this.tx?.unit]) {
+      if (unit !== undefined && unit.open) this.endUnit(unit, 'failure', why);
+    }
+  }
+
+  /** Neo4j closed the connection. Idle: the next call reconnects. Busy: the calls in flight failed. */
+  private upstreamClosed(): void {
+    const busy = this.queue.slice(this.head).some((e) => e.up) || this.replaying > 0 || (this.tx !== undefined && !this.tx.local);
+    if (busy) {
+      this.upstreamLost('neo4j closed the connection');
+      return;
+    }
+    this.destroyUpstream();
+  }
+
+  private destroyUpstream(): void {
+    const up = this.up;
+    this.up = undefined;
+    this.upReady = false;
+    this.outbox = [];
+    this.replaying = 0;
+    this.upFailed = false;
+    this.upPaused = false;
+    this.responses.reset();
+    up?.destroy();
+  }
+
+  private badInput(reason: string, message: string): void {
+    this.listener.dep.metrics.badRequest(reason);
+    this.listener.log.warn({ reason, client: this.client.remoteAddress }, `bolt client sent bad input: ${message}`);
+    if (this.phase !== Phase.Messages) {
+      // Before the handshake is done there is no message to answer with: close, as Neo4j does.
+      this.close();
+      return;
+    }
+    this.refusing = `breakwater: ${message}`;
+    this.client.pause();
+    if (this.pending === 0) this.onIdle();
+  }
+
+  private resumeUpstream(): void {
+    if (this.upPaused && this.up !== undefined) {
+      this.upPaused = false;
+      this.up.resume();
+    }
+  }
+
+  private resumeClient(): void {
+    if (!this.closed && this.refusing === undefined) this.client.resume();
+  }
+
+  private quitAfterAnswers(): void {
+    this.quitting = true;
+    if (this.pending === 0) this.close();
+  }
+
+  private onClientClose(): void {
+    if (this.closed && this.up === undefined) {
+      this.listener.sessionClosed(this);
+      return;
+    }
+    this.closed = true;
+    // The client left: what Neo4j was doing for it is nobody's failure.
+    for (const unit of [this.autoUnit, this.tx?.unit]) {
+      if (unit !== undefined && unit.open) this.endUnit(unit, 'ignored', '');
+    }
+    this.destroyUpstream();
+    this.listener.sessionClosed(this);
+  }
+
+  closeIfIdle(): void {
+    if (this.pending === 0 && this.tx === undefined) this.close();
+  }
+
+  close(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.client.end();
+    }
+    for (const unit of [this.autoUnit, this.tx?.unit]) {
+      if (unit !== undefined && unit.open) this.endUnit(unit, 'ignored', '');
+    }
+    this.destroyUpstream();
+  }
+
+  destroy(): void {
+    this.close();
+    this.client.destroy();
+  }
+}
+
+function newCapture(key: string): Capture {
+  return { key, fields: undefined, records: [], bytes: 0 };
+}
+
+/** Where each chunked RECORD message in a stored result ends. */
+function recordEnds(records: Buffer): number[] {
+  const ends: number[] = [];
+  let p = 0;
+  while (p + 1 < records.length) {
+    const size = (records[p]! << 8) | records[p + 1]!;
+    p += 2 + size;
+    if (size === 0) ends.push(p);
+  }
+  return ends;
+}
+
+const HAS_MORE_KEY = Buffer.from('has_more', 'latin1');
+
+/** Whether a PULL/DISCARD SUCCESS says more records remain (`has_more: true`). */
+function hasMore(payload: Buffer): boolean {
+  if (payload.indexOf(HAS_MORE_KEY) < 0) return false;
+  const meta = firstMap(payload);
+  return isMap(meta) && meta.has_more === true;
+}
+
+export { BoltHandshakeError, atLeast };
