@@ -9,6 +9,7 @@ export const NOOP = -1;
 
 export class BoltFramingError extends Error {
   readonly code = 'BOLT_FRAMING';
+  override readonly name = 'BoltFramingError';
 }
 
 /**

@@ -22,6 +22,7 @@ export interface Proposal {
 
 export class BoltHandshakeError extends Error {
   readonly code = 'BOLT_HANDSHAKE';
+  override readonly name = 'BoltHandshakeError';
 }
 
 /** The versions breakwater can answer for itself, newest first (one entry per major: minor down to minMinor). */
