@@ -32,8 +32,9 @@ export class ErrorsScanner {
       const j = joint.lastIndexOf(MARK);
       if (j >= 0) from = start + j + MARK.length - this.carry.length;
     }
-    const i = end - start >= MARK.length ? buf.lastIndexOf(MARK, end - MARK.length) : -1;
-    if (i >= start) from = i + MARK.length;
+    // A view bounds the search to this piece: lastIndexOf on `buf` would go on to its start.
+    const i = end - start >= MARK.length ? buf.subarray(start, end).lastIndexOf(MARK) : -1;
+    if (i >= 0) from = start + i + MARK.length;
     if (from >= 0) {
       this.kept ??= Buffer.allocUnsafe(KEEP);
       this.keptBytes = 0;

@@ -110,9 +110,15 @@ export class Neo4jHttpListener implements RelayHandler {
     for (const u of this.upstreams) u.pool.close();
   }
 
-  private pick(): Upstream {
+  /**
+   * Round-robin among the healthy upstreams, except for explicit transactions: a transaction
+   * lives on the server that opened it and its id alone does not say which one, so all of them
+   * go to the first healthy upstream (in config order).
+   */
+  private pick(x: Exchange): Upstream {
     const us = this.upstreams;
     if (us.length === 1) return us[0]!;
+    if ((x.tag as ExchangeState).commitDb === undefined && TX_PATH.test(x.head.target)) return us.find((u) => u.healthy) ?? us[0]!;
     for (let i = 0; i < us.length; i++) {
       const u = us[this.next++ % us.length]!;
       if (u.healthy) return u;
@@ -144,7 +150,7 @@ export class Neo4jHttpListener implements RelayHandler {
     if (typeof token !== 'number') return this.fallback(x, token, undefined);
     dep.inFlight++;
     x.token = token;
-    x.forward(this.pick().pool);
+    x.forward(this.pick(x).pool);
   }
 
   classifyHead(x: Exchange, head: ResponseHead): Verdict | 'inspect' {
@@ -259,6 +265,8 @@ export class Neo4jHttpListener implements RelayHandler {
     }
   }
 }
+
+const TX_PATH = /^\/db\/[^/]+\/tx(?:[/?]|$)/;
 
 function hostOf(u: URL): string {
   return u.hostname.replace(/^\[|\]$/g, '');

@@ -17,6 +17,9 @@ export interface BoltSidecarOptions {
   cacheRedis?: string;
   required?: boolean;
   upstream?: string;
+  /** The listen port; default a free one. */
+  port?: number;
+  maxMessageBytes?: string;
 }
 
 export interface BoltSidecar {
@@ -26,7 +29,7 @@ export interface BoltSidecar {
 }
 
 export async function boltSidecar(t: TeardownHost, neo: Neo4jServer, opts: BoltSidecarOptions = {}): Promise<BoltSidecar> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const yaml = `
 admin: { listen: "{{ADMIN}}", token: ${TOKEN} }
 log: { level: debug }
@@ -39,6 +42,7 @@ dependencies:
     upstream: ${opts.upstream ?? neo.boltUrl}
     timeout: ${opts.timeout ?? '2s'}
     connectTimeout: 1s
+${opts.maxMessageBytes ? `    maxMessageBytes: ${opts.maxMessageBytes}` : ''}
     required: ${opts.required ?? false}
     breaker: ${opts.breaker ?? '{ failures: 3, openFor: 2s, halfOpenSuccesses: 1 }'}
     health: ${opts.health ?? '{ enabled: false }'}

@@ -66,6 +66,11 @@ async function outageFallbacks(t: Test, expectError: RegExp): Promise<void> {
   const unseen = await commit(url, [{ statement: 'RETURN 42 AS answer' }, { statement: BY_ID, parameters: { id: 3 } }]);
   t.same(unseen.json, { results: [{ columns: [], data: [] }, { columns: ['name', 'id'], data: [] }], errors: [] }, 'unknown columns: []');
 
+  const otherUser = await commit(url, [{ statement: BY_ID, parameters: { id: 1 } }], { headers: { authorization: `Basic ${Buffer.from('alice:x').toString('base64')}` } });
+  t.equal(otherUser.headers['x-breakwater-fallback'], 'static', 'another user does not get the cached answer');
+  const jolt = await commit(url, [{ statement: BY_ID, parameters: { id: 3 } }], { headers: { accept: 'application/vnd.neo4j.jolt-v2' } });
+  t.equal(jolt.headers['x-breakwater-fallback'], 'fail', 'static answers plain JSON only: a Jolt client gets fail');
+
   const write = await commit(url, [{ statement: 'CREATE (:Person {id: 99})' }]);
   t.equal(write.status, 503, 'a write fails fast, never faked');
   t.equal(write.headers['x-breakwater-fallback'], 'fail');

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import t from 'tap';
 import { withNeo4j } from '../../services/index.js';
 import { fileTimeoutAtLeast } from '../../support/file-timeout.js';
-import { commit, comparable, depStatus, metricOf, send, sidecar } from './helpers.js';
+import { AUTH, commit, comparable, depStatus, metricOf, send, sidecar } from './helpers.js';
 
 fileTimeoutAtLeast(t, 120_000);
 
@@ -135,6 +135,26 @@ t.test('bad input', async (t) => {
   const bigTx = await send(url, { path: '/db/neo4j/tx', body: big });
   t.equal(bigTx.status, 201, 'explicit transactions stream through whatever their size');
   await send(url, { method: 'DELETE', path: new URL(bigTx.headers.location!).pathname });
+
+  // Expect: 100-continue (curl sends it for larger bodies): breakwater waits for the body, so it says go on.
+  const continued = await new Promise<string>((resolve, reject) => {
+    const u = new URL(url);
+    const body = JSON.stringify({ statements: [{ statement: 'RETURN 7 AS seven' }] });
+    let got = '';
+    const s = connect(Number(u.port), u.hostname, () => {
+      s.write(`POST /db/neo4j/tx/commit HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH}\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`);
+    });
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      if (got === '' && d.startsWith('HTTP/1.1 100')) s.write(body);
+      got += d;
+    });
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+    setTimeout(() => (s.destroy(), reject(new Error(`no answer: ${got}`))), 5000);
+  });
+  t.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\n/, '100 Continue first');
+  t.match(continued, /HTTP\/1\.1 200 OK[\s\S]*"row":\[7\]/, 'then the answer');
 
   // Clients that go away: mid-body, and while Neo4j works on the answer.
   const gone = await metricOf(bw, 'breakwater_bad_requests_total{dependency="neo4j",reason="client_disconnect"}');
