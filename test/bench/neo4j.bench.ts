@@ -108,6 +108,8 @@ interface LoadgenCommon {
   firstError?: string;
   /** CPU ms over the measured window, by pid (breakwater, Neo4j) */
   cpuMs: Record<string, number>;
+  /** the same split into user and system (kernel) time */
+  cpuSplitMs: Record<string, { user: number; sys: number }>;
   /** this process's CPU over the measured window, ms */
   loadgenCpuMs: number;
   /** the measured window, microseconds of the monotonic clock (for the profile) */
@@ -153,6 +155,17 @@ function perCpuBusy(a: { busy: number; total: number }[], b: { busy: number; tot
     const y = a[i];
     return y && x.total > y.total ? round(((x.busy - y.busy) / (x.total - y.total)) * 100, 0) : NaN;
   });
+}
+
+/** utime and stime in ms of one process (all its threads), from /proc/<pid>/stat. */
+function userSysMs(pid: number): { user: number; sys: number } {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 }; // USER_HZ 100, as procs.ts
+  } catch {
+    return { user: NaN, sys: NaN };
+  }
 }
 
 function percentileOf(sorted: Float64Array | number[], q: number): number {
@@ -212,10 +225,10 @@ async function loadgenMain(argv: string[]): Promise<void> {
   };
 
   // the window's edges: CPU counters of the given pids, of this process, of each CPU
-  let win0 = { t: 0, cpu: [] as number[], self: 0, ticks: perCpuTicks() };
+  let win0 = { t: 0, cpu: [] as number[], split: [] as { user: number; sys: number }[], self: 0, ticks: perCpuTicks() };
   const mark = (): typeof win0 => {
     const c = process.cpuUsage();
-    return { t: now(), cpu: pids.map((p) => cpuMsOfPid(p)), self: (c.user + c.system) / 1000, ticks: perCpuTicks() };
+    return { t: now(), cpu: pids.map((p) => cpuMsOfPid(p)), split: pids.map((p) => userSysMs(p)), self: (c.user + c.system) / 1000, ticks: perCpuTicks() };
   };
   const common = (end: typeof win0): Omit<LoadgenCommon, 'queries' | 'errors' | 'wrongAnswers'> => ({
     url,
@@ -223,6 +236,7 @@ async function loadgenMain(argv: string[]): Promise<void> {
     warmupSec,
     pool,
     cpuMs: Object.fromEntries(pids.map((p, i) => [String(p), round(end.cpu[i]! - win0.cpu[i]!, 0)])),
+    cpuSplitMs: Object.fromEntries(pids.map((p, i) => [String(p), { user: end.split[i]!.user - win0.split[i]!.user, sys: end.split[i]!.sys - win0.split[i]!.sys }])),
     loadgenCpuMs: round(end.self - win0.self, 0),
     windowUs: [Math.round(win0.t / 1000), Math.round(end.t / 1000)],
     windowSec: round((end.t - win0.t) / 1e9, 3),
@@ -451,6 +465,9 @@ interface ThroughputRun {
   closedLatencyMs: { p50: number; p99: number };
   /** CPU per query over the measured window, microseconds */
   bwCpuUsPerQuery: number;
+  /** breakwater's user and system (kernel: socket syscalls) time per query */
+  bwUserUsPerQuery: number;
+  bwSysUsPerQuery: number;
   neo4jCpuUsPerQuery: number;
   loadgenCpuUsPerQuery: number;
   /** % of one core */
@@ -467,6 +484,8 @@ interface ThroughputRow {
   target: TargetName;
   qps: number;
   bwCpuUsPerQuery: number;
+  bwUserUsPerQuery: number;
+  bwSysUsPerQuery: number;
   neo4jCpuUsPerQuery: number;
   loadgenCpuUsPerQuery: number;
   bwCpuPct: number;
@@ -855,6 +874,8 @@ async function main(): Promise<void> {
             wrongAnswers: r.wrongAnswers,
             closedLatencyMs: r.latencyMs,
             bwCpuUsPerQuery: t.name === 'breakwater' ? per(r.cpuMs[bwKey] ?? NaN) : NaN,
+            bwUserUsPerQuery: t.name === 'breakwater' ? per(r.cpuSplitMs[bwKey]?.user ?? NaN) : NaN,
+            bwSysUsPerQuery: t.name === 'breakwater' ? per(r.cpuSplitMs[bwKey]?.sys ?? NaN) : NaN,
             neo4jCpuUsPerQuery: per(r.cpuMs[neoKey] ?? NaN),
             loadgenCpuUsPerQuery: per(r.loadgenCpuMs),
             bwCpuPct: t.name === 'breakwater' ? pct(r.cpuMs[bwKey] ?? NaN) : NaN,
@@ -867,7 +888,7 @@ async function main(): Promise<void> {
           };
           results.throughput.runs.push(row);
           process.stdout.write(
-            `   ${t.name}: ${row.qps} queries/s (closed-loop p50 ${fmt(r.latencyMs.p50)} p99 ${fmt(r.latencyMs.p99)} ms); CPU us/query: breakwater ${fmt(row.bwCpuUsPerQuery, 1)} neo4j ${fmt(row.neo4jCpuUsPerQuery, 1)} loadgen ${fmt(row.loadgenCpuUsPerQuery, 1)}; cpu busy ${r.cpuBusyPct.map((x, i) => `cpu${i} ${x}%`).join(' ')}; errors ${r.errors}, wrong ${r.wrongAnswers}; other work ${row.otherCpuPct}%${r.firstError ? `; first error: ${r.firstError}` : ''}\n`,
+            `   ${t.name}: ${row.qps} queries/s (closed-loop p50 ${fmt(r.latencyMs.p50)} p99 ${fmt(r.latencyMs.p99)} ms); CPU us/query: breakwater ${fmt(row.bwCpuUsPerQuery, 1)} (user ${fmt(row.bwUserUsPerQuery, 0)} sys ${fmt(row.bwSysUsPerQuery, 0)}) neo4j ${fmt(row.neo4jCpuUsPerQuery, 1)} loadgen ${fmt(row.loadgenCpuUsPerQuery, 1)}; cpu busy ${r.cpuBusyPct.map((x, i) => `cpu${i} ${x}%`).join(' ')}; errors ${r.errors}, wrong ${r.wrongAnswers}; other work ${row.otherCpuPct}%${r.firstError ? `; first error: ${r.firstError}` : ''}\n`,
           );
         }
       }
@@ -902,6 +923,8 @@ function summarizeThroughput(): void {
       target,
       qps: Math.round(median(ok.map((r) => r.qps))),
       bwCpuUsPerQuery: med((r) => r.bwCpuUsPerQuery),
+      bwUserUsPerQuery: med((r) => r.bwUserUsPerQuery),
+      bwSysUsPerQuery: med((r) => r.bwSysUsPerQuery),
       neo4jCpuUsPerQuery: med((r) => r.neo4jCpuUsPerQuery),
       loadgenCpuUsPerQuery: med((r) => r.loadgenCpuUsPerQuery),
       bwCpuPct: med((r) => r.bwCpuPct, 0),
@@ -1014,7 +1037,7 @@ function report(): string {
     out.push('', `1. Throughput — closed loop, ${D.concurrency} queries in flight (pool ${D.concurrency}), ${D.seconds} s per run, median of ${D.reps} interleaved repetition(s)`);
     out.push(
       table(
-        ['target', 'queries/s', 'vs direct', 'p50 ms', 'p99 ms', 'bw CPU', 'bw us/q', 'neo4j us/q', 'gen us/q', 'cpu busy', 'other CPU', ...(D.reps > 1 ? ['all repetitions queries/s'] : []), 'failed'],
+        ['target', 'queries/s', 'vs direct', 'p50 ms', 'p99 ms', 'bw CPU', 'bw us/q', 'user/sys', 'neo4j us/q', 'gen us/q', 'cpu busy', 'other CPU', ...(D.reps > 1 ? ['all repetitions queries/s'] : []), 'failed'],
         s.map((r) => [
           r.target,
           r.qps,
@@ -1023,6 +1046,7 @@ function report(): string {
           fmt(r.closedP99Ms),
           Number.isFinite(r.bwCpuPct) ? `${r.bwCpuPct}%` : '-',
           fmt(r.bwCpuUsPerQuery, 1),
+          Number.isFinite(r.bwUserUsPerQuery) ? `${fmt(r.bwUserUsPerQuery, 0)}/${fmt(r.bwSysUsPerQuery, 0)}` : '-',
           fmt(r.neo4jCpuUsPerQuery, 1),
           fmt(r.loadgenCpuUsPerQuery, 1),
           r.cpuBusyPct.map((x) => `${x}%`).join('/'),
@@ -1033,7 +1057,7 @@ function report(): string {
       ),
     );
     out.push(
-      `bw CPU: breakwater's CPU over the measured window, 100% = one core; bw/neo4j/gen us/q: CPU time per query of breakwater, of Neo4j (the JVM, all threads) and of the load generator (neo4j-driver) — /proc/<pid>/stat, less sensitive to a noisy machine than queries/s; cpu busy: cpu0/cpu1 busy over the window (a core at ~100% is the bottleneck); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (median); p50/p99: closed-loop, from the generator (coordinated omission: orientation only); failed: errors + wrong answers`,
+      `bw CPU: breakwater's CPU over the measured window, 100% = one core; bw/neo4j/gen us/q: CPU time per query of breakwater, of Neo4j (the JVM, all threads) and of the load generator (neo4j-driver) — /proc/<pid>/stat (user/sys: breakwater's split into user and kernel time, where the socket syscalls are), less sensitive to a noisy machine than queries/s; cpu busy: cpu0/cpu1 busy over the window (a core at ~100% is the bottleneck); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (median); p50/p99: closed-loop, from the generator (coordinated omission: orientation only); failed: errors + wrong answers`,
     );
   }
   const l = results.latency;
