@@ -437,8 +437,8 @@ export const boltFallbackRule = neo4jFallbackRule('bolt');
 export const neo4jHttpFallbackRule = neo4jFallbackRule('neo4j-http');
 
 const neo4jAuth = {
-  user: z.string().min(1).optional().describe('User for the health query; with `password` the check runs `RETURN 1`. Unset: the check proves Neo4j answers (a refused login counts as up).'),
-  password: z.string().optional().describe('Password for the health query (use `${NEO4J_PASSWORD}` interpolation, not a literal).'),
+  user: z.string().optional().transform((v) => (v === '' ? undefined : v)).describe('User for the health query; with `password` the check runs `RETURN 1`. Unset or empty: the check proves Neo4j answers (a refused login counts as up).'),
+  password: z.string().optional().transform((v) => (v === '' ? undefined : v)).describe('Password for the health query (use `${NEO4J_PASSWORD}` interpolation, not a literal). An empty value is unset.'),
   database: z.string().min(1).optional().describe('Database the health query runs in; unset: the user\'s home database.'),
 };
 

@@ -36,8 +36,8 @@
 //    onto fixed cores only adds wake-up contention that is not breakwater's).
 // 3. RSS of breakwater: idle (median over 5 s after /readyz) and after the load.
 // Why 200 queries/s and not 500-1000: on this 2-vCPU VM Neo4j as test/services runs it (C1-only
-// JIT, serial GC, 16 MiB page cache) takes ~1.5 ms of CPU per query and neo4j-driver ~1.4 ms
-// (session, RUN, PULL, close), so the whole setup saturates at a few hundred queries/s (section 1
+// JIT, serial GC, 16 MiB page cache) took 1.4-2 ms of CPU per query and neo4j-driver ~1 ms
+// (session, RUN, PULL, close) while other work shared the cores, so the whole setup saturates at a few hundred queries/s (section 1
 // says where); at 1000/s both targets queue for seconds and the "added latency" is queueing, not
 // breakwater. A moderate rate is one well below saturation: pass --rate to try another.
 // With --profile a fresh breakwater runs under `node --cpu-prof` during a closed-loop run and
@@ -962,6 +962,16 @@ function computeRatios(): void {
       })
       .filter(Number.isFinite);
     if (paired.length) results.ratios['queries/s: breakwater/direct, median of the per-repetition ratios'] = round(median(paired), 2);
+    // From the CPU per query (much less disturbed by other work than queries/s): the ratio if the
+    // two cores were the bottleneck, and if the pinned layout's busier core were.
+    const dCost = d.neo4jCpuUsPerQuery + d.loadgenCpuUsPerQuery;
+    const bCost = b.neo4jCpuUsPerQuery + b.loadgenCpuUsPerQuery + b.bwCpuUsPerQuery;
+    if (Number.isFinite(dCost) && Number.isFinite(bCost) && bCost > 0) {
+      results.ratios['CPU-bound estimate, both cores: (neo4j + driver us/q direct) / (neo4j + driver + breakwater us/q)'] = round(dCost / bCost, 2);
+      const dCore = Math.max(d.neo4jCpuUsPerQuery, d.loadgenCpuUsPerQuery);
+      const bCore = Math.max(b.neo4jCpuUsPerQuery, b.loadgenCpuUsPerQuery + b.bwCpuUsPerQuery);
+      results.ratios['CPU-bound estimate, pinned layout: busier core direct / busier core breakwater'] = round(dCore / bCore, 2);
+    }
     const other = Math.max(0, ...results.throughput.runs.map((r) => r.otherCpuPct));
     v[`throughput: breakwater >= ${TARGETS.throughputVsDirect}x direct`] = `${ratio >= TARGETS.throughputVsDirect ? 'met' : 'MISSED'} (${ratio}x)${disturbed(other)}`;
   }
@@ -1093,7 +1103,7 @@ function report(): string {
     for (const [k, t] of Object.entries(l.byTarget)) if (t?.firstError) out.push(`${k}: first error: ${t.firstError}`);
   }
   if (Object.keys(results.ratios).length) {
-    out.push('', 'Ratios');
+    out.push('', 'Ratios (the CPU-bound estimates come from the CPU us/query columns, which other work disturbs much less than queries/s)');
     out.push(table(['ratio', 'value'], Object.entries(results.ratios).map(([k, v]) => [k, `${v}x`])));
   }
   if (Object.keys(results.rss).length) {

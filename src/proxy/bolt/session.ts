@@ -116,8 +116,6 @@ const enum Phase {
   Closed,
 }
 
-const LOGIN_UNVERIFIED =
-  'breakwater: neo4j is unavailable and these credentials have not been verified by it since breakwater started; retry when neo4j is back';
 /** Bytes written to a socket before breakwater stops reading from the other side. */
 const HIGH_WATER = 1 << 20;
 
@@ -159,6 +157,8 @@ export class BoltSession {
   private logon: Buffer | undefined;
   private principal: string | undefined;
   private digest: string | undefined;
+  /** Logged in by breakwater with credentials Neo4j never accepted: no cached results. */
+  private unverified = false;
   private refusing: string | undefined;
   private quitting = false;
   private closed = false;
@@ -582,10 +582,9 @@ export class BoltSession {
 
   private localLogin(sig: number, digest: string | undefined): Buffer {
     if (this.localFailed) return IGNORED;
-    if (digest !== undefined && !this.listener.verified.has(digest)) {
-      this.quitting = true;
-      return this.localFailure(FAIL_CODES.transient, LOGIN_UNVERIFIED);
-    }
+    // Credentials Neo4j has not accepted since breakwater started are let in, but never shown
+    // cached results (which another user's login produced): only empty results and failures.
+    this.unverified = digest !== undefined && !this.listener.verified.has(digest);
     if (sig === Sig.LOGON) return success();
     return success({ server: this.listener.serverAgent, connection_id: this.connectionId, hints: Object.create(null) });
   }
@@ -602,7 +601,7 @@ export class BoltSession {
       query: run.query,
       readQuery: isReadQuery(run.query),
       servable: result.servable,
-      cacheKey: result.cacheKey,
+      cacheKey: this.unverified ? undefined : result.cacheKey,
       fields: () => listener.knownFields(run.query) ?? returnFields(run.query),
       answer: undefined,
     };
@@ -711,9 +710,16 @@ export class BoltSession {
       this.skip(start, end);
       if (isSummary(sig)) {
         this.replaying--;
+        if (sig === Sig.SUCCESS && this.replaying === 0 && this.digest !== undefined) {
+          this.listener.verified.add(this.digest);
+          this.unverified = false;
+        }
         if (sig !== Sig.SUCCESS) {
           const info = sig === Sig.FAILURE ? failureInfo(payloadOf(rawOf(buf, start, end, parts))) : { code: 'IGNORED', message: '' };
-          throw new Error(`neo4j refused the replayed login: ${info.code} ${info.message}`);
+          // The login this connection made while Neo4j was away is not good: it ends here, and
+          // the driver's next connection hears Neo4j's own answer.
+          this.quitting = true;
+          throw new Error(`neo4j refused the login made while it was unavailable: ${info.code} ${info.message}`);
         }
       }
       return true;
@@ -851,6 +857,7 @@ export class BoltSession {
     const meta = firstMap(payload);
     if (e.kind === Kind.Hello && typeof meta.server === 'string') this.listener.serverAgent = meta.server;
     if (this.digest !== undefined) this.listener.verified.add(this.digest);
+    this.unverified = false;
   }
 
   /** Writes the answers of local entries at the head, in order; stops at one that waits for Neo4j or a fallback lookup. */

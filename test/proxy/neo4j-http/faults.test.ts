@@ -34,9 +34,18 @@ const byId = (id: number): Promise<Answer> => commit(url, [{ statement: BY_ID, p
 const state = async (b: Breakwater): Promise<string> => (await depStatus(b)).breaker.state;
 
 // Answered by Neo4j now: stored in the cache (a `cache` rule covers it) and its columns learnt.
-const warm = await byId(1);
+// A fresh Neo4j on a busy machine may take longer than the 1 s timeout to plan a query the first
+// time: plan them directly first, and retry until Neo4j itself answered.
 const pair = [{ statement: 'RETURN 1 AS a' }, { statement: BY_ID, parameters: { id: 2 } }];
-const warmPair = await commit(url, pair);
+await neo4j.query(BY_ID, { id: 1 });
+async function real(ask: () => Promise<Answer>): Promise<Answer> {
+  for (let i = 0; ; i++) {
+    const r = await ask();
+    if (r.headers['x-breakwater-fallback'] === undefined || i === 5) return r;
+  }
+}
+const warm = await real(() => byId(1));
+const warmPair = await real(() => commit(url, pair));
 await bw.waitFor(async () => (await bw.get('/status')).body.cache.stats.stores >= 2, 'both answers stored', 5000);
 
 async function outageFallbacks(t: Test, expectError: RegExp): Promise<void> {
