@@ -439,7 +439,12 @@ export const neo4jHttpFallbackRule = neo4jFallbackRule('neo4j-http');
 const neo4jAuth = {
   user: z.string().optional().transform((v) => (v === '' ? undefined : v)).describe('User for the health query; with `password` the check runs `RETURN 1`. Unset or empty: the check proves Neo4j answers (a refused login counts as up).'),
   password: z.string().optional().transform((v) => (v === '' ? undefined : v)).describe('Password for the health query (use `${NEO4J_PASSWORD}` interpolation, not a literal). An empty value is unset.'),
-  database: z.string().min(1).optional().describe('Database the health query runs in; unset: the user\'s home database.'),
+  database: z
+    .string()
+    .min(1)
+    .refine((v) => v.toLowerCase() !== 'system', { message: '`RETURN 1` cannot run in the system database (Neo4j answers SemanticError): name a user database such as neo4j, or leave database unset' })
+    .optional()
+    .describe('Database the health query runs in; unset: the user\'s home database.'),
 };
 
 export const boltDependency = z

@@ -540,6 +540,8 @@ interface Results {
   latency?: { rate: number; byTarget: Partial<Record<TargetName, LatencyTarget>>; addedMs?: Omit<Pcts, 'mean' | 'max'> };
   ratios: Record<string, number>;
   rss: Record<string, { rssMiB: number; hwmMiB: number; minMiB?: number; maxMiB?: number; samples?: number }>;
+  /** breakwater_bolt_requests_total by message over the whole run (warm-ups included), from /metrics */
+  boltRequests?: Record<string, number>;
   profile?: ProfileResult;
   verdicts: Record<string, string>;
   commands: string[];
@@ -895,6 +897,14 @@ async function main(): Promise<void> {
       summarizeThroughput();
     }
     results.rss['breakwater after load'] = memoryOf(bw.proc.pid);
+    try {
+      const text = await (await fetch(`${bw.admin}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      const counts: Record<string, number> = {};
+      for (const m of text.matchAll(/^breakwater_bolt_requests_total\{[^}]*message="([^"]+)"[^}]*\} (\S+)$/gm)) counts[m[1]!] = Number(m[2]);
+      results.boltRequests = counts;
+    } catch (err) {
+      process.stdout.write(`bench: could not read ${bw.admin}/metrics: ${(err as Error).message}\n`);
+    }
     computeRatios();
 
     if (args.profile) {
@@ -1105,6 +1115,17 @@ function report(): string {
   if (Object.keys(results.ratios).length) {
     out.push('', 'Ratios (the CPU-bound estimates come from the CPU us/query columns, which other work disturbs much less than queries/s)');
     out.push(table(['ratio', 'value'], Object.entries(results.ratios).map(([k, v]) => [k, `${v}x`])));
+  }
+  const br = results.boltRequests;
+  if (br && Object.keys(br).length) {
+    const runs = br.RUN ?? 0;
+    out.push(
+      '',
+      `Bolt requests through breakwater over the whole run (breakwater_bolt_requests_total, warm-ups included): ${Object.entries(br)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}${runs > 0 ? ` (${round(v / runs, 2)}/RUN)` : ''}`)
+        .join(', ')}`,
+    );
   }
   if (Object.keys(results.rss).length) {
     out.push('', '3. Memory of breakwater (/proc/<pid>/status)');

@@ -99,8 +99,14 @@ async function outageFallbacks(t: Test, expectError: RegExp): Promise<void> {
 }
 
 async function recovers(t: Test): Promise<void> {
-  await bw.waitFor(async () => (await state(bw)) === 'half_open', 'half_open after openFor', 10_000);
-  const trial = await byId(2);
+  // On a loaded machine a trial may still miss the 1 s timeout (it then reopens): a few tries.
+  let trial: Answer;
+  for (let i = 0; ; i++) {
+    await bw.waitFor(async () => (await state(bw)) === 'half_open', 'half_open after openFor', 10_000);
+    trial = await byId(2);
+    if (trial.headers['x-breakwater-fallback'] === undefined || i === 2) break;
+    t.comment(`trial ${i + 1} did not reach Neo4j in time: ${JSON.stringify((await depStatus(bw)).lastError)}`);
+  }
   t.equal(trial.headers['x-breakwater-fallback'], undefined, `the trial reached Neo4j (${trial.status} ${trial.text.slice(0, 300)}; ${JSON.stringify((await depStatus(bw)).lastError)})`);
   t.same(trial.json.results[0].data[0].row, ['p2', 2]);
   t.equal(await state(bw), 'closed', 'closed after a successful trial');
