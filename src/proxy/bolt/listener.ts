@@ -149,9 +149,14 @@ export class BoltListener {
     ]);
   }
 
+  /** Whether a result should be captured for the cache: not when a copy was stored moments ago. */
+  wantsResult(key: string): boolean {
+    return this.cache !== undefined && !this.cache.isFresh(key);
+  }
+
   store(key: string, fields: readonly string[], records: Buffer): void {
     const cache = this.cache;
-    if (cache === undefined || cache.isFresh(key)) return;
+    if (cache === undefined) return;
     cache.set(key, { storedAt: Date.now(), meta: { fields: JSON.stringify(fields) }, body: records });
   }
 

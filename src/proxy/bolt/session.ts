@@ -510,7 +510,7 @@ export class BoltSession {
         );
       }
       this.localResults = false;
-      if (cacheKey !== undefined) result.capture = newCapture(cacheKey);
+      if (cacheKey !== undefined && listener.wantsResult(cacheKey)) result.capture = newCapture(cacheKey);
       return this.upstream(Sig.RUN, raw, Kind.Run, tx.unit, result);
     }
     if (this.upFailed && this.up !== undefined) {
@@ -524,7 +524,7 @@ export class BoltSession {
       return this.local(Sig.RUN, () => this.serveRun(result, permit, undefined, undefined));
     }
     this.localResults = false;
-    if (cacheKey !== undefined) result.capture = newCapture(cacheKey);
+    if (cacheKey !== undefined && listener.wantsResult(cacheKey)) result.capture = newCapture(cacheKey);
     const unit: Unit = { token: permit, waited: 0, open: true };
     this.autoUnit = unit;
     listener.dep.inFlight++;
