@@ -5,6 +5,7 @@
 // request (explicit transactions, discovery, the Query API) streams through and gets `fail` only.
 // Neo4j's errors arrive at the end of a 200's body: the verdict of a 2xx is decided when the body
 // ended (watch.ts), so a TransientError counts against the breaker and a ClientError does not.
+import { createHash } from 'node:crypto';
 import type { Neo4jHttpDependencyConfig } from '../../config/schema.js';
 import type { Dependency } from '../../dependency/dependency.js';
 import type { FallbackChain, FallbackReason } from '../../fallback/chain.js';
@@ -56,6 +57,8 @@ export class Neo4jHttpListener implements RelayHandler {
   private readonly chain: FallbackChain<Neo4jHttpRequest>;
   private readonly rules: RuleUse[];
   private readonly columns = new ColumnMemory();
+  /** Digests of Authorization headers Neo4j answered with a 2xx: only these are served cached answers. */
+  private readonly verified = new Set<string>();
   /** Set when some rule answers from the cache. */
   private readonly store: ResponseCache | undefined;
   private readonly cacheMaxBytes: number;
@@ -155,6 +158,7 @@ export class Neo4jHttpListener implements RelayHandler {
 
   classifyHead(x: Exchange, head: ResponseHead): Verdict | 'inspect' {
     (x.tag as ExchangeState).status = head.status;
+    if (head.status >= 200 && head.status < 300) this.verify(headerValue(x.head, 'authorization'));
     // A 2xx is 'success' until its body ended: done() then reads what the watch found.
     return verdictOfStatus(head.status);
   }
@@ -226,6 +230,12 @@ export class Neo4jHttpListener implements RelayHandler {
     this.dep.metrics.badRequest(reason);
   }
 
+  /** Neo4j accepted these credentials: their user may be served cached answers while it is down. */
+  private verify(authorization: string | undefined): void {
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.add(credentialDigest(authorization));
+  }
+
   /** The statements of a held auto-commit body (read once per exchange). */
   private statementsOf(x: Exchange, st: ExchangeState): Statements | undefined {
     if (st.statements === null) {
@@ -247,7 +257,7 @@ export class Neo4jHttpListener implements RelayHandler {
       statements: stmts?.texts,
       includeStats: stmts?.includeStats,
       cacheKey:
-        this.store !== undefined && db !== undefined && stmts !== undefined && allRead(stmts.texts)
+        this.store !== undefined && db !== undefined && stmts !== undefined && allRead(stmts.texts) && this.verified.has(credentialDigest(headerValue(x.head, 'authorization')))
           ? cacheKey(this.store, this.dep.name, db, cacheUser(headerValue(x.head, 'authorization')), accept, st.body!)
           : undefined,
       acceptsJson: acceptsJson(accept),
@@ -264,6 +274,11 @@ export class Neo4jHttpListener implements RelayHandler {
       });
     }
   }
+}
+
+/** A digest of the whole Authorization header (the password included, never kept in clear). */
+function credentialDigest(authorization: string | undefined): string {
+  return createHash('sha256').update(authorization ?? '').digest('hex');
 }
 
 const TX_PATH = /^\/db\/[^/]+\/tx(?:[/?]|$)/;

@@ -77,6 +77,8 @@ async function outageFallbacks(t: Test, expectError: RegExp): Promise<void> {
 
   const otherUser = await commit(url, [{ statement: BY_ID, parameters: { id: 1 } }], { headers: { authorization: `Basic ${Buffer.from('alice:x').toString('base64')}` } });
   t.equal(otherUser.headers['x-breakwater-fallback'], 'static', 'another user does not get the cached answer');
+  const wrongPassword = await commit(url, [{ statement: BY_ID, parameters: { id: 1 } }], { headers: { authorization: `Basic ${Buffer.from(`${neo4j.user}:not-the-password`).toString('base64')}` } });
+  t.equal(wrongPassword.headers['x-breakwater-fallback'], 'static', 'the same user with a password Neo4j never accepted does not get it either');
   const jolt = await commit(url, [{ statement: BY_ID, parameters: { id: 3 } }], { headers: { accept: 'application/vnd.neo4j.jolt-v2' } });
   t.equal(jolt.headers['x-breakwater-fallback'], 'fail', 'static answers plain JSON only: a Jolt client gets fail');
 
