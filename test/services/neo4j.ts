@@ -52,6 +52,8 @@ export interface StartNeo4jOptions {
   readyTimeoutMs?: number;
   /** -Xmx, default '512m'. */
   heap?: string;
+  /** Benchmarks: the full JIT (C2) instead of C1 only, so steady-state queries cost what they would in production. */
+  fullJit?: boolean;
   /** Extra or overriding neo4j.conf settings, e.g. { 'db.transaction.timeout': '2s' }. */
   extra?: Record<string, string>;
 }
@@ -256,7 +258,8 @@ async function startOnce(java: string, home: string, opts: StartNeo4jOptions): P
     '-Xms64m',
     `-Xmx${opts.heap ?? '512m'}`,
     '-XX:+UseSerialGC',
-    '-XX:TieredStopAtLevel=1', // C1 only: faster start, less CPU; plenty for tests
+    // C1 only: faster start, less CPU; plenty for tests (benchmarks ask for the full JIT).
+    ...(opts.fullJit ? [] : ['-XX:TieredStopAtLevel=1']),
     '-XX:-UsePerfData',
     '-XX:+ExitOnOutOfMemoryError',
     '-XX:-OmitStackTraceInFastThrow',
