@@ -47,6 +47,7 @@ import {
 import { CLI, ROOT, sidecarConfig } from './support/sidecar.js';
 import { benchCommit, runMain, saveResults } from './support/results.js';
 import { ensureDeb, versionOf } from './support/tools.js';
+import { table } from './support/report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -172,13 +173,6 @@ const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
-
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
-}
 
 async function main(): Promise<void> {
   const wrkBin = (await ensureDeb('wrk', 'wrk'))!;

@@ -51,6 +51,7 @@ import { STATIC_PATH, startHaproxy, startNginxProxy, startNginxStatic, startNode
 import { ROOT, startSidecar } from './support/sidecar.js';
 import { benchCommit, resultFile, runMain, saveResults } from './support/results.js';
 import { CACHE_DIR, ensureDeb, ensureVegeta, versionOf, VEGETA_VERSION } from './support/tools.js';
+import { heading, table } from './support/report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -153,10 +154,6 @@ const results: Results = {
   commands: commandLog,
 };
 
-function heading(text: string): void {
-  process.stdout.write(`\n=== ${text}\n`);
-}
-
 async function hostInfo(tools: { wrk: string; nginx: string; haproxy: string | undefined; vegeta: string }): Promise<Record<string, unknown>> {
   const commit = benchCommit();
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
@@ -177,13 +174,6 @@ async function hostInfo(tools: { wrk: string; nginx: string; haproxy: string | u
 
 function ms(x: number | null | undefined): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(3);
-}
-
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
 function wrkErrors(r: WrkResult): string {

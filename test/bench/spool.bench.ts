@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { Spool } from '../../src/store/spool/spool.js';
 import { benchCommit, runMain, saveResults } from './support/results.js';
 import { ROOT } from './support/sidecar.js';
+import { table } from './support/report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -147,13 +148,6 @@ async function runCase(c: Case, root: string): Promise<CaseResult> {
     acked,
     cpuPct: round(((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100, 0),
   };
-}
-
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
 function report(): string {

@@ -18,6 +18,7 @@ import { BoltRequestCounters } from './metrics.js';
 import { isMap } from './packstream.js';
 import { firstMap, type RunRequest } from './requests.js';
 import { BoltSession } from './session.js';
+import { closeSessions, sweepEvery } from '../tcp/sessions.js';
 
 /** Field lists remembered for `static` (bounded: oldest forgotten first). */
 const MAX_KNOWN_QUERIES = 10_000;
@@ -85,23 +86,11 @@ export class BoltListener {
     const { host, port } = parseListen(this.config.listen);
     await listen(this.server, host, port);
     for (const c of this.dep.checks) c.start();
-    // One timer for every session: no per-request timers on the data path.
-    const timeout = this.config.timeout;
-    this.sweep = setInterval(() => this.sweepTimeouts(), Math.max(10, Math.min(250, timeout / 4)));
-    this.sweep.unref();
+    this.sweep = sweepEvery(this.config.timeout, () => this.sweepTimeouts());
   }
 
-  async close(deadline: number): Promise<void> {
-    for (const c of this.dep.checks) c.stop();
-    clearInterval(this.sweep);
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
-    // Connections are long-lived: idle ones close now, busy ones when their answers are in or at the deadline.
-    while (this.sessions.size > 0 && Date.now() < deadline) {
-      for (const s of this.sessions) s.closeIfIdle();
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    for (const s of this.sessions) s.destroy();
-    await closed;
+  close(deadline: number): Promise<void> {
+    return closeSessions(this.server, this.sessions, this.dep.checks, this.sweep, deadline);
   }
 
   private accept(client: Socket): void {

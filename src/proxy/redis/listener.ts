@@ -13,6 +13,7 @@ import { pingProbe, redisTargets, type RedisTarget } from './health.js';
 import type { CommandCounters, CommandOutcome } from './metrics.js';
 import { errorReply } from './replies.js';
 import { RedisSession } from './session.js';
+import { closeSessions, sweepEvery } from '../tcp/sessions.js';
 
 export class RedisListener {
   private readonly server: Server;
@@ -53,23 +54,11 @@ export class RedisListener {
     const { host, port } = parseListen(this.config.listen);
     await listen(this.server, host, port);
     for (const c of this.dep.checks) c.start();
-    // One timer for every session: no per-command timers on the data path.
-    const timeout = this.config.timeout;
-    this.sweep = setInterval(() => this.sweepTimeouts(), Math.max(10, Math.min(250, timeout / 4)));
-    this.sweep.unref();
+    this.sweep = sweepEvery(this.config.timeout, () => this.sweepTimeouts());
   }
 
-  async close(deadline: number): Promise<void> {
-    for (const c of this.dep.checks) c.stop();
-    clearInterval(this.sweep);
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
-    // Connections are long-lived: idle ones close now, busy ones when their replies are in or at the deadline.
-    while (this.sessions.size > 0 && Date.now() < deadline) {
-      for (const s of this.sessions) s.closeIfIdle();
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    for (const s of this.sessions) s.destroy();
-    await closed;
+  close(deadline: number): Promise<void> {
+    return closeSessions(this.server, this.sessions, this.dep.checks, this.sweep, deadline);
   }
 
   private accept(client: Socket): void {
