@@ -39,6 +39,8 @@ export class BoltListener {
   serverAgent = 'Neo4j/5.0.0';
   readonly cacheMaxBytes: number;
   private readonly fields = new Map<string, readonly string[]>();
+  /** Whether a rule covers a query text, decided once per text. */
+  private readonly coverage = new Map<string, boolean>();
   private readonly homes = new Map<string, string>();
   private readonly covered: (c: { query: string; readQuery: boolean }) => boolean;
   private readonly caching: (c: { query: string; readQuery: boolean }) => boolean;
@@ -126,16 +128,9 @@ export class BoltListener {
     return this.caching({ query, readQuery });
   }
 
-  /** Neo4j version, database, user and parameters decide a result: all are in the key (never a password). */
-  cacheKey(version: BoltVersion, run: RunRequest, principal: string | undefined): string {
-    return this.cache!.key(`bolt:${this.dep.name}`, [
-      `${version.major}.${version.minor}`,
-      run.db ?? '',
-      principal ?? '',
-      run.impUser ?? '',
-      run.query,
-      run.params.toString('latin1'),
-    ]);
+  /** Bolt version, database, user (a name, or a digest for a token login: never a password in clear), impersonated user and parameters decide a result. */
+  cacheKey(version: BoltVersion, run: RunRequest, db: string | undefined, impUser: string | undefined, identity: string): string {
+    return this.cache!.key(`bolt:${this.dep.name}`, [`${version.major}.${version.minor}`, db ?? '', identity, impUser ?? '', run.query, run.params.toString('latin1')]);
   }
 
   /** Whether a result should be captured for the cache: not when a copy was stored moments ago. */
@@ -155,7 +150,13 @@ export class BoltListener {
 
   /** Field lists are learned for queries a fallback rule covers (for `static`). */
   learnsFields(query: string): boolean {
-    return this.covered({ query, readQuery: true }) || this.covered({ query, readQuery: false });
+    let covered = this.coverage.get(query);
+    if (covered === undefined) {
+      covered = this.covered({ query, readQuery: true }) || this.covered({ query, readQuery: false });
+      if (this.coverage.size >= MAX_KNOWN_QUERIES) this.coverage.clear();
+      this.coverage.set(query, covered);
+    }
+    return covered;
   }
 
   learnFields(query: string, fields: readonly string[]): void {

@@ -64,7 +64,8 @@ export function credentialDigest(meta: PackMap): string | undefined {
   const h = createHash('sha256');
   for (const k of ['scheme', 'principal', 'credentials', 'realm']) {
     const v = meta[k];
-    h.update(`${k}\0${typeof v === 'string' ? v : JSON.stringify(v ?? null)}\0`);
+    // Any PackStream value may arrive here (a bigint, bytes): stringified without throwing.
+    h.update(`${k}\0${typeof v === 'string' ? v : JSON.stringify(v ?? null, (_key, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x))}\0`);
   }
   return h.digest('hex');
 }

@@ -92,8 +92,12 @@ interface Entry {
   answered: boolean;
   /** When it began waiting for Neo4j (performance.now()). */
   since: number;
-  /** The payload, kept only where the answer depends on it (PULL n, HELLO/LOGON digest). */
-  payload: Buffer | undefined;
+  /** PULL/DISCARD: the records asked for (-1: all). */
+  want: number;
+  /** HELLO/LOGON: the digest of the credentials it carries, verified when Neo4j accepts them. */
+  digest: string | undefined;
+  /** Calls that end (as the caller's) when this entry is answered: what a RESET or a newer RUN leaves behind. */
+  ends: Unit[] | undefined;
 }
 
 /** A result breakwater serves: chunked RECORD messages and where each ends. */
@@ -118,6 +122,8 @@ const enum Phase {
 
 /** Bytes written to a socket before breakwater stops reading from the other side. */
 const HIGH_WATER = 1 << 20;
+/** Client bytes held while the handshake is under way (a driver sends a few hundred). */
+const MAX_EARLY_BYTES = 1 << 20;
 
 let connectionIds = 0;
 
@@ -147,12 +153,23 @@ export class BoltSession {
   /** Where PULL/DISCARD go: the current result is breakwater's. */
   private localResults = false;
   private localResult: LocalResult | undefined;
-  private tx: { local: boolean; unit: Unit | undefined; read: boolean; lost: boolean; qid: number; reason: FallbackReason } | undefined;
+  private tx:
+    | { local: boolean; unit: Unit | undefined; read: boolean; lost: boolean; qid: number; reason: FallbackReason; db: string | undefined; impUser: string | undefined }
+    | undefined;
   /** breakwater answered a FAILURE: IGNORED until RESET, as Neo4j does. */
   private localFailed = false;
   /** Neo4j answered a FAILURE: it ignores until RESET, so no permits are taken for what it will ignore. */
   private upFailed = false;
+  /** The call the last auto-commit RUN opened (its PULLs belong to it). */
   private autoUnit: Unit | undefined;
+  /** Every call holding a permit: each ends exactly once (success, failure or the caller's). */
+  private readonly openUnits = new Set<Unit>();
+  /** Reading from the client is paused: Neo4j's socket is full, or the client's own. */
+  private pausedForUp = false;
+  private pausedForClient = false;
+  /** Neo4j's socket is paused while a fallback lookup holds the answer order. */
+  private upHeld = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
   private hello: Buffer | undefined;
   private logon: Buffer | undefined;
   private principal: string | undefined;
@@ -176,11 +193,17 @@ export class BoltSession {
     // Neo4j's own answers are bounded by what the client pulls; the bound here only stops a broken stream.
     this.responses = new MessageReader(Number.MAX_SAFE_INTEGER, (sig, buf, start, end, parts) => this.onResponse(sig, buf, start, end, parts));
     client.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('data', (chunk: Buffer) => this.guarded('reading from the client', () => this.onClientData(chunk)));
     client.on('error', () => undefined);
     client.on('end', () => this.quitAfterAnswers());
     client.on('close', () => this.onClientClose());
-    client.on('drain', () => this.resumeUpstream());
+    client.on('drain', () => this.clientDrained());
+    // A client that never finishes its handshake is not kept for ever.
+    const limit = Math.max(10_000, listener.config.connectTimeout * 2);
+    this.handshakeTimer = setTimeout(() => {
+      if (this.phase !== Phase.Messages && !this.closed) this.badInput('client_stalled', `no Bolt handshake from the client within ${limit}ms`);
+    }, limit);
+    this.handshakeTimer.unref();
   }
 
   get pending(): number {
@@ -189,12 +212,23 @@ export class BoltSession {
 
   /** The head waits on Neo4j longer than timeout (and not because the client reads slowly). */
   timedOut(now: number, timeout: number): boolean {
-    if (this.upPaused || this.up === undefined || !this.upReady) return false;
+    if (this.upPaused || this.upHeld || this.up === undefined || !this.upReady) return false;
     const e = this.queue[this.head];
     return e !== undefined && e.up && now - this.headSince > timeout;
   }
 
   // --- the handshake ---
+
+  /** Whatever goes wrong with one connection ends that connection, never the process. */
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.listener.dep.metrics.badRequest('internal_error');
+      this.listener.log.error({ err, client: this.client.remoteAddress }, `bolt session ended by an unexpected error while ${what}: ${(err as Error).message}`);
+      this.destroy();
+    }
+  }
 
   private onClientData(chunk: Buffer): void {
     this.clock = performance.now();
@@ -204,6 +238,10 @@ export class BoltSession {
       return;
     }
     this.early = this.early === undefined ? chunk : Buffer.concat([this.early, chunk]);
+    if (this.early.length > MAX_EARLY_BYTES) {
+      this.badInput('malformed_handshake', `more than ${MAX_EARLY_BYTES} bytes before the handshake was done`);
+      return;
+    }
     if (this.phase === Phase.Handshake) {
       if (this.early.length < CLIENT_HANDSHAKE_BYTES) return;
       const hs = this.early.subarray(0, CLIENT_HANDSHAKE_BYTES);
@@ -248,8 +286,12 @@ export class BoltSession {
         this.startMessages(answer.version);
       },
       (why) => {
-        this.listener.dep.failure(token, performance.now() - started, why);
-        if (!this.closed) this.localHandshake();
+        // A client that left first made Neo4j's side close: nobody's failure.
+        if (this.closed) this.listener.dep.breaker.ignore(token);
+        else {
+          this.listener.dep.failure(token, performance.now() - started, why);
+          this.localHandshake();
+        }
       },
     );
   }
@@ -276,7 +318,13 @@ export class BoltSession {
   private readChoice(): void {
     const buf = this.early;
     if (buf === undefined) return;
-    const choice = parseClientChoice(buf);
+    let choice;
+    try {
+      choice = parseClientChoice(buf);
+    } catch (err) {
+      this.badInput('malformed_handshake', (err as Error).message);
+      return;
+    }
     if (choice === undefined) return;
     if (!covers(this.offered, choice.version)) {
       this.badInput('malformed_handshake', `the client chose Bolt ${choice.version.major}.${choice.version.minor}, which was not offered`);
@@ -327,11 +375,13 @@ export class BoltSession {
       if (!settled) fail(`${target.label} closed the connection during the handshake`);
       else if (this.up === sock) this.upstreamClosed();
     });
-    sock.on('drain', () => this.resumeClient());
+    sock.on('drain', () => {
+      if (this.up === sock) this.upDrained();
+    });
     sock.write(handshake);
     sock.on('data', (chunk: Buffer) => {
       if (settled) {
-        this.onUpstreamData(chunk);
+        if (this.up === sock) this.guarded('reading from neo4j', () => this.onUpstreamData(chunk));
         return;
       }
       this.upBuf = this.upBuf === undefined ? chunk : Buffer.concat([this.upBuf, chunk]);
@@ -348,14 +398,18 @@ export class BoltSession {
       const bytes = this.upBuf.subarray(0, answer.length);
       const rest = this.upBuf.length > answer.length ? this.upBuf.subarray(answer.length) : undefined;
       this.upBuf = undefined;
-      ok({ bytes, manifest: answer.manifest, version: answer.version ?? { major: 0, minor: 0 } });
-      if (rest !== undefined && this.up === sock) this.onUpstreamData(rest);
+      this.guarded('finishing the handshake with neo4j', () => {
+        ok({ bytes, manifest: answer.manifest, version: answer.version ?? { major: 0, minor: 0 } });
+        if (rest !== undefined && this.up === sock) this.onUpstreamData(rest);
+      });
     });
   }
 
   /** A new upstream connection for a call, on the version in use, with the login replayed. */
   private reconnect(): void {
     const v = this.version;
+    // The login in effect now: a LOGOFF/LOGON sent after this goes through the outbox, in order.
+    const replay = [this.hello, this.logon].filter((b): b is Buffer => b !== undefined);
     this.openUpstream(
       exactHandshake(v),
       (answer) => {
@@ -365,15 +419,16 @@ export class BoltSession {
         }
         const up = this.up!;
         up.cork();
-        for (const setup of [this.hello, this.logon]) {
-          if (setup === undefined) continue;
+        for (const setup of replay) {
           up.write(setup);
           this.replaying++;
         }
         for (const b of this.outbox) up.write(b);
         this.outbox = [];
+        this.outboxBytes = 0;
         this.upReady = true;
         up.uncork();
+        if (up.writableLength <= HIGH_WATER) this.upDrained();
       },
       (why) => this.upstreamLost(why),
     );
@@ -393,8 +448,36 @@ export class BoltSession {
       up?.uncork();
     }
     this.drainLocal();
-    if (this.up !== undefined && this.up.writableLength > HIGH_WATER) {
+    // Backpressure both ways: Neo4j (or the outbox while connecting) not taking requests, or
+    // the client not reading the answers breakwater writes itself.
+    if ((this.up !== undefined && this.up.writableLength > HIGH_WATER) || this.outboxBytes > HIGH_WATER) {
+      this.pausedForUp = true;
       this.client.pause();
+    }
+    if (this.client.writableLength > HIGH_WATER) {
+      this.pausedForClient = true;
+      this.client.pause();
+    }
+  }
+
+  /** Neo4j's socket (or the new connection) takes requests again. */
+  private upDrained(): void {
+    if (!this.pausedForUp) return;
+    this.pausedForUp = false;
+    this.resumeClient();
+  }
+
+  /** The client reads again: resume what was paused for it. */
+  private clientDrained(): void {
+    if (this.closed) return;
+    if (this.upPaused && this.up !== undefined) {
+      this.upPaused = false;
+      if (!this.upHeld) this.up.resume();
+    }
+    if (this.pausedForClient) {
+      this.pausedForClient = false;
+      this.resumeAnswers();
+      if (!this.pausedForClient) this.resumeClient();
     }
   }
 
@@ -422,9 +505,10 @@ export class BoltSession {
         return this.onRun(raw);
       case Sig.PULL:
       case Sig.DISCARD: {
-        const payload = payloadOf(raw);
-        if (this.localResults || !connected || (tx !== undefined && (tx.local || tx.lost))) return this.local(sig, () => this.localPull(sig, payload));
-        return this.upstream(sig, raw, Kind.Pull, tx?.unit ?? this.autoUnit, this.lastResult, payload);
+        const want = recordsWanted(firstMap(payloadOf(raw)));
+        if (this.localResults || !connected || (tx !== undefined && (tx.local || tx.lost))) return this.local(sig, () => this.localPull(sig, want));
+        this.upstream(sig, raw, Kind.Pull, tx?.unit ?? this.autoUnit, this.lastResult).want = want;
+        return;
       }
       case Sig.BEGIN:
         return this.onBegin(raw);
@@ -432,21 +516,25 @@ export class BoltSession {
       case Sig.ROLLBACK:
         this.tx = undefined;
         this.localResults = false;
-        if (tx === undefined && connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        if (tx === undefined && connected) return void this.upstream(sig, raw, Kind.Plain, undefined, undefined);
         if (tx === undefined || tx.local || tx.lost) {
           const lost = tx === undefined || tx.lost;
           return this.local(sig, () => (lost ? this.localFailure(FAIL_CODES.transient, 'breakwater: the connection to neo4j was lost during the transaction') : this.localFailed ? IGNORED : success()));
         }
-        return this.upstream(sig, raw, Kind.EndsTx, tx.unit, undefined);
-      case Sig.RESET:
+        return void this.upstream(sig, raw, Kind.EndsTx, tx.unit, undefined);
+      case Sig.RESET: {
         this.tx = undefined;
         this.localResults = false;
-        if (connected) return this.upstream(sig, raw, Kind.Reset, undefined, undefined);
-        return this.local(sig, () => {
-          this.localFailed = false;
-          this.localResult = undefined;
-          return success();
-        });
+        // What is open now ends with this RESET (as the caller's): not a call sent after it.
+        const open = [...this.openUnits];
+        this.autoUnit = undefined;
+        if (connected) {
+          this.upstream(sig, raw, Kind.Reset, undefined, undefined).ends = open;
+          return;
+        }
+        for (const u of open) this.endUnit(u, 'ignored', '');
+        return this.local(sig, () => this.localReset());
+      }
       case Sig.HELLO:
       case Sig.LOGON: {
         const copy = Buffer.from(raw);
@@ -459,20 +547,23 @@ export class BoltSession {
           this.digest = digest;
           this.principal = principalOf(meta);
         }
-        if (connected) return this.upstream(sig, raw, sig === Sig.HELLO ? Kind.Hello : Kind.Logon, undefined, undefined);
+        if (connected) {
+          this.upstream(sig, raw, sig === Sig.HELLO ? Kind.Hello : Kind.Logon, undefined, undefined).digest = digest;
+          return;
+        }
         return this.local(sig, () => this.localLogin(sig, digest));
       }
       case Sig.LOGOFF:
         this.logon = undefined;
         this.digest = undefined;
         this.principal = undefined;
-        if (connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        if (connected) return void this.upstream(sig, raw, Kind.Plain, undefined, undefined);
         return this.local(sig, () => (this.localFailed ? IGNORED : success()));
       case Sig.TELEMETRY:
-        if (connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        if (connected) return void this.upstream(sig, raw, Kind.Plain, undefined, undefined);
         return this.local(sig, () => (this.localFailed ? IGNORED : success()));
       case Sig.ROUTE: {
-        if (connected) return this.upstream(sig, raw, Kind.Route, undefined, undefined);
+        if (connected) return void this.upstream(sig, raw, Kind.Route, undefined, undefined);
         const db = routeDatabase(payloadOf(raw)) ?? this.listener.homeDatabase(this.principal);
         return this.local(sig, () => (this.localFailed ? IGNORED : localRoute(this.listener.advertised, db, this.listener.localRouteTtl())));
       }
@@ -481,7 +572,7 @@ export class BoltSession {
         this.quitAfterAnswers();
         return;
       default:
-        if (connected) return this.upstream(sig, raw, Kind.Plain, undefined, undefined);
+        if (connected) return void this.upstream(sig, raw, Kind.Plain, undefined, undefined);
         return this.local(sig, () => this.localFailure('Neo.ClientError.Request.Invalid', `breakwater: message 0x${sig.toString(16)} is not a Bolt request`));
     }
   }
@@ -497,7 +588,10 @@ export class BoltSession {
     const auto = tx === undefined;
     const servable = readQuery && (auto || tx.read);
     const listener = this.listener;
-    const cacheKey = servable && listener.caches(run.query, readQuery) ? listener.cacheKey(this.version, run, this.principal) : undefined;
+    // Inside a transaction the database and impersonated user came with BEGIN.
+    const db = tx?.db ?? run.db;
+    const impUser = tx?.impUser ?? run.impUser;
+    const cacheKey = servable && listener.caches(run.query, readQuery) ? listener.cacheKey(this.version, run, db, impUser, this.identity()) : undefined;
     const result: ResultRef = { run, servable, auto, cacheKey, capture: undefined };
     this.lastResult = result;
     if (tx !== undefined) {
@@ -511,12 +605,12 @@ export class BoltSession {
       }
       this.localResults = false;
       if (cacheKey !== undefined && listener.wantsResult(cacheKey)) result.capture = newCapture(cacheKey);
-      return this.upstream(Sig.RUN, raw, Kind.Run, tx.unit, result);
+      return void this.upstream(Sig.RUN, raw, Kind.Run, tx.unit, result);
     }
     if (this.upFailed && this.up !== undefined) {
       // Neo4j ignores everything until RESET: no permit for a call it will not make.
       this.localResults = false;
-      return this.upstream(Sig.RUN, raw, Kind.Run, undefined, result);
+      return void this.upstream(Sig.RUN, raw, Kind.Run, undefined, result);
     }
     const permit = listener.dep.admit();
     if (typeof permit !== 'number') {
@@ -525,41 +619,66 @@ export class BoltSession {
     }
     this.localResults = false;
     if (cacheKey !== undefined && listener.wantsResult(cacheKey)) result.capture = newCapture(cacheKey);
-    const unit: Unit = { token: permit, waited: 0, open: true };
+    // A result left open (PULL n without reading to the end) ends when the next RUN is answered.
+    const previous = this.autoUnit;
+    const unit = this.openUnit(permit);
     this.autoUnit = unit;
-    listener.dep.inFlight++;
     if (this.up === undefined) this.reconnect();
-    this.upstream(Sig.RUN, raw, Kind.Run, unit, result);
+    const e = this.upstream(Sig.RUN, raw, Kind.Run, unit, result);
+    if (previous !== undefined && previous.open) e.ends = [previous];
+  }
+
+  private openUnit(token: number): Unit {
+    const unit: Unit = { token, waited: 0, open: true };
+    this.openUnits.add(unit);
+    this.listener.dep.inFlight++;
+    return unit;
+  }
+
+  /** Who the cache key is for: the user's name, or for a login without one (a token) a digest of it. */
+  private identity(): string {
+    return this.principal ?? (this.digest !== undefined ? `digest:${this.digest}` : '');
   }
 
   private onBegin(raw: Buffer): void {
     const meta = firstMap(payloadOf(raw));
     const read = meta.mode === 'r';
+    const db = typeof meta.db === 'string' ? meta.db : undefined;
+    const impUser = typeof meta.imp_user === 'string' ? meta.imp_user : undefined;
     this.localResults = false;
+    const open = this.tx;
+    if (open !== undefined) {
+      // BEGIN inside a transaction: the server refuses it; it belongs to the open one.
+      if (open.local || open.lost || this.up === undefined) return this.local(Sig.BEGIN, () => this.localFailure('Neo.ClientError.Request.Invalid', 'breakwater: BEGIN inside an open transaction'));
+      this.upstream(Sig.BEGIN, raw, Kind.Plain, open.unit, undefined);
+      return;
+    }
     if (this.upFailed && this.up !== undefined) {
-      this.tx = { local: false, unit: undefined, read, lost: false, qid: 0, reason: 'failed' };
-      return this.upstream(Sig.BEGIN, raw, Kind.Plain, undefined, undefined);
+      this.tx = { local: false, unit: undefined, read, lost: false, qid: 0, reason: 'failed', db, impUser };
+      this.upstream(Sig.BEGIN, raw, Kind.Plain, undefined, undefined);
+      return;
     }
     const permit = this.listener.dep.admit();
     if (typeof permit !== 'number') {
       // A transaction breakwater answers: reads in it may be served, everything else fails.
-      this.tx = { local: true, unit: undefined, read, lost: false, qid: 0, reason: permit };
+      this.tx = { local: true, unit: undefined, read, lost: false, qid: 0, reason: permit, db, impUser };
       return this.local(Sig.BEGIN, () => (this.localFailed ? IGNORED : success()));
     }
-    const unit: Unit = { token: permit, waited: 0, open: true };
-    this.listener.dep.inFlight++;
-    this.tx = { local: false, unit, read, lost: false, qid: 0, reason: 'failed' };
+    const unit = this.openUnit(permit);
+    this.tx = { local: false, unit, read, lost: false, qid: 0, reason: 'failed', db, impUser };
     if (this.up === undefined) this.reconnect();
     this.upstream(Sig.BEGIN, raw, Kind.Plain, unit, undefined);
   }
 
-  private upstream(sig: number, raw: Buffer, kind: Kind, unit: Unit | undefined, result: ResultRef | undefined, payload?: Buffer): void {
-    this.push({ sig, kind, up: true, lookup: false, produce: undefined, unit, result, answered: false, since: this.clock, payload });
+  private upstream(sig: number, raw: Buffer, kind: Kind, unit: Unit | undefined, result: ResultRef | undefined): Entry {
+    const e: Entry = { sig, kind, up: true, lookup: false, produce: undefined, unit, result, answered: false, since: this.clock, want: -1, digest: undefined, ends: undefined };
+    this.push(e);
     this.forward(raw);
+    return e;
   }
 
   private local(sig: number, produce: () => Buffer | Promise<Buffer>): void {
-    this.push({ sig, kind: Kind.Plain, up: false, lookup: false, produce, unit: undefined, result: undefined, answered: false, since: this.clock, payload: undefined });
+    this.push({ sig, kind: Kind.Plain, up: false, lookup: false, produce, unit: undefined, result: undefined, answered: false, since: this.clock, want: -1, digest: undefined, ends: undefined });
   }
 
   private push(e: Entry): void {
@@ -567,9 +686,14 @@ export class BoltSession {
     this.queue.push(e);
   }
 
+  private outboxBytes = 0;
+
   private forward(raw: Buffer): void {
     if (this.upReady && this.up !== undefined) this.up.write(raw);
-    else this.outbox.push(Buffer.from(raw));
+    else {
+      this.outbox.push(Buffer.from(raw));
+      this.outboxBytes += raw.length;
+    }
   }
 
   // --- answers breakwater gives ---
@@ -578,6 +702,12 @@ export class BoltSession {
     if (this.localFailed) return IGNORED;
     this.localFailed = true;
     return failure(this.version, code, message);
+  }
+
+  private localReset(): Buffer {
+    this.localFailed = false;
+    this.localResult = undefined;
+    return success();
   }
 
   private localLogin(sig: number, digest: string | undefined): Buffer {
@@ -620,7 +750,7 @@ export class BoltSession {
     return runSuccess(answer.fields, qid);
   }
 
-  private localPull(sig: number, payload: Buffer): Buffer {
+  private localPull(sig: number, want: number): Buffer {
     if (this.localFailed) return IGNORED;
     const r = this.localResult;
     if (r === undefined) return this.localFailure('Neo.ClientError.Request.Invalid', `breakwater: ${requestName(sig)} without a result to read`);
@@ -628,7 +758,6 @@ export class BoltSession {
       this.localResult = undefined;
       return resultEnd(r.db);
     }
-    const want = recordsWanted(firstMap(payload));
     const from = r.next === 0 ? 0 : r.ends[r.next - 1]!;
     const last = want < 0 ? r.ends.length : Math.min(r.ends.length, r.next + want);
     const to = last === 0 ? 0 : r.ends[last - 1]!;
@@ -655,7 +784,7 @@ export class BoltSession {
     if (this.stash !== undefined || this.headBlocked()) {
       // Answers for entries behind a local one wait until it is written: order is the protocol.
       this.stash = this.stash === undefined ? chunk : Buffer.concat([this.stash, chunk]);
-      this.up?.pause();
+      this.holdUpstream();
       return;
     }
     this.runBuf = chunk;
@@ -670,14 +799,15 @@ export class BoltSession {
       this.runBuf = undefined;
       this.client.uncork();
       if (err instanceof BoltFramingError || err instanceof PackStreamError) this.listener.dep.metrics.badRequest('malformed_upstream');
-      this.upstreamLost(`${(err as Error).message}`);
+      // A login Neo4j refused is the caller's problem, not Neo4j's failure.
+      this.upstreamLost((err as Error).message, err instanceof LoginRefused ? 'ignored' : 'failure');
       return;
     }
     this.runBuf = undefined;
     this.client.uncork();
     if (consumed < chunk.length) {
       this.stash = chunk.subarray(consumed);
-      this.up?.pause();
+      this.holdUpstream();
     } else if (this.client.writableLength > HIGH_WATER && this.up !== undefined) {
       this.up.pause();
       this.upPaused = true;
@@ -719,7 +849,7 @@ export class BoltSession {
           // The login this connection made while Neo4j was away is not good: it ends here, and
           // the driver's next connection hears Neo4j's own answer.
           this.quitting = true;
-          throw new Error(`neo4j refused the login made while it was unavailable: ${info.code} ${info.message}`);
+          throw new LoginRefused(`neo4j refused the login made while it was unavailable: ${info.code} ${info.message}`);
         }
       }
       return true;
@@ -776,7 +906,7 @@ export class BoltSession {
     } else {
       switch (e.kind) {
         case Kind.Run:
-          if (e.result !== undefined && (e.result.capture !== undefined || this.listener.learnsFields(e.result.run.query))) this.runFields(e.result, body());
+          if (e.result !== undefined && (e.result.capture !== undefined || (this.listener.knownFields(e.result.run.query) === undefined && this.listener.learnsFields(e.result.run.query)))) this.runFields(e.result, body());
           break;
         case Kind.Pull: {
           const more = hasMore(body());
@@ -796,7 +926,6 @@ export class BoltSession {
           this.upFailed = false;
           this.localFailed = false;
           this.localResult = undefined;
-          if (this.autoUnit?.open) this.endUnit(this.autoUnit, 'ignored', '');
           break;
         case Kind.Hello:
         case Kind.Logon:
@@ -816,11 +945,13 @@ export class BoltSession {
     }
     if (forward) this.emitHeld(parts);
     if (ends && unit !== undefined && unit.open) this.endUnit(unit, outcome, error);
+    if (e.ends !== undefined) for (const u of e.ends) if (u.open) this.endUnit(u, 'ignored', '');
     this.headSince = this.clock;
   }
 
   private endUnit(unit: Unit, outcome: Outcome, error: string): void {
     unit.open = false;
+    this.openUnits.delete(unit);
     const dep = this.listener.dep;
     dep.inFlight--;
     if (outcome === 'success') dep.success(unit.token, unit.waited);
@@ -856,8 +987,11 @@ export class BoltSession {
   private loggedIn(e: Entry, payload: Buffer): void {
     const meta = firstMap(payload);
     if (e.kind === Kind.Hello && typeof meta.server === 'string') this.listener.serverAgent = meta.server;
-    if (this.digest !== undefined) this.listener.verified.add(this.digest);
-    this.unverified = false;
+    // Only the credentials this very message carried are verified (a HELLO's SUCCESS says nothing of a LOGON sent after it).
+    if (e.digest !== undefined) {
+      this.listener.verified.add(e.digest);
+      if (e.digest === this.digest) this.unverified = false;
+    }
   }
 
   /** Writes the answers of local entries at the head, in order; stops at one that waits for Neo4j or a fallback lookup. */
@@ -868,6 +1002,12 @@ export class BoltSession {
       while (this.head < this.queue.length) {
         const e = this.queue[this.head]!;
         if (e.up || e.lookup) break;
+        // A client that does not read its answers gets no more of them until it does.
+        if (this.client.writableLength > HIGH_WATER) {
+          this.pausedForClient = true;
+          this.client.pause();
+          break;
+        }
         const answer = e.produce!();
         if (answer instanceof Promise) {
           e.lookup = true;
@@ -892,13 +1032,25 @@ export class BoltSession {
     e.lookup = false;
     e.produce = () => bytes;
     if (this.closed) return;
+    this.resumeAnswers();
+  }
+
+  /** Answers breakwater owes, then Neo4j's answers held behind them. */
+  private resumeAnswers(): void {
     this.drainLocal();
     const stash = this.stash;
     if (stash !== undefined && !this.headBlocked()) {
       this.stash = undefined;
-      this.up?.resume();
+      this.upHeld = false;
+      if (!this.upPaused) this.up?.resume();
       this.onUpstreamData(stash);
     }
+  }
+
+  /** Stops reading Neo4j while a lookup holds the answer order. */
+  private holdUpstream(): void {
+    this.upHeld = true;
+    this.up?.pause();
   }
 
   private compact(): void {
@@ -924,16 +1076,19 @@ export class BoltSession {
   // --- faults ---
 
   /** Neo4j failed the calls in flight (timeout, connection lost): record them, and answer in its place. */
-  upstreamLost(why: string): void {
+  upstreamLost(why: string, outcome: 'failure' | 'ignored' = 'failure'): void {
     this.destroyUpstream();
-    this.failOpenUnits(why);
+    for (const unit of [...this.openUnits]) this.endUnit(unit, outcome, why);
+    // Nobody is left to answer (the client closed first).
+    if (this.closed) return;
     if (this.phase !== Phase.Messages) {
       // Lost during a handshake breakwater passes through: it answers the handshake itself.
       if (this.phase === Phase.UpstreamHandshake) this.localHandshake();
       return;
     }
     // In Neo4j's place: an auto-commit RUN not answered yet goes to the fallback chain (with its
-    // PULLs); the first other request gets a FAILURE, and the rest IGNORED until RESET.
+    // PULLs); the first other request gets a FAILURE, and the rest IGNORED until a RESET, which
+    // is answered as Neo4j would (it is never ignored).
     let failedYet = false;
     let served: ResultRef | undefined;
     for (let i = this.head; i < this.queue.length; i++) {
@@ -941,13 +1096,17 @@ export class BoltSession {
       if (!e.up) continue;
       e.up = false;
       const result = e.result;
-      if (!failedYet && e.kind === Kind.Run && result?.auto === true && !e.answered) {
+      if (e.kind === Kind.Reset) {
+        failedYet = false;
+        served = undefined;
+        e.produce = () => this.localReset();
+      } else if (!failedYet && e.kind === Kind.Run && result?.auto === true && !e.answered) {
         served = result;
         result.capture = undefined;
         e.produce = () => this.serveRun(result, 'failed', why, undefined);
       } else if (e.kind === Kind.Pull && served !== undefined && result === served && !e.answered) {
-        const payload = e.payload ?? Buffer.from([0xb1, e.sig, 0xa0]);
-        e.produce = () => this.localPull(e.sig, payload);
+        const want = e.want;
+        e.produce = () => this.localPull(e.sig, want);
       } else {
         failedYet = true;
         e.produce = () => this.localFailure(FAIL_CODES.transient, `breakwater: ${why}`);
@@ -957,12 +1116,6 @@ export class BoltSession {
     if (this.tx !== undefined && !this.tx.local) this.tx.lost = true;
     this.stash = undefined;
     this.drainLocal();
-  }
-
-  private failOpenUnits(why: string): void {
-    for (const unit of [this.autoUnit, this.tx?.unit]) {
-      if (unit !== undefined && unit.open) this.endUnit(unit, 'failure', why);
-    }
   }
 
   /** Neo4j closed the connection. Idle: the next call reconnects. Busy: the calls in flight failed. */
@@ -983,8 +1136,12 @@ export class BoltSession {
     this.replaying = 0;
     this.upFailed = false;
     this.upPaused = false;
+    this.upHeld = false;
+    this.outboxBytes = 0;
     this.responses.reset();
     up?.destroy();
+    // Requests held back for the old connection may flow again (to the next one, or to breakwater).
+    this.upDrained();
   }
 
   private badInput(reason: string, message: string): void {
@@ -1000,15 +1157,8 @@ export class BoltSession {
     if (this.pending === 0) this.onIdle();
   }
 
-  private resumeUpstream(): void {
-    if (this.upPaused && this.up !== undefined) {
-      this.upPaused = false;
-      this.up.resume();
-    }
-  }
-
   private resumeClient(): void {
-    if (!this.closed && this.refusing === undefined) this.client.resume();
+    if (!this.closed && this.refusing === undefined && !this.pausedForUp && !this.pausedForClient) this.client.resume();
   }
 
   private quitAfterAnswers(): void {
@@ -1022,10 +1172,9 @@ export class BoltSession {
       return;
     }
     this.closed = true;
+    clearTimeout(this.handshakeTimer);
     // The client left: what Neo4j was doing for it is nobody's failure.
-    for (const unit of [this.autoUnit, this.tx?.unit]) {
-      if (unit !== undefined && unit.open) this.endUnit(unit, 'ignored', '');
-    }
+    for (const unit of [...this.openUnits]) this.endUnit(unit, 'ignored', '');
     this.destroyUpstream();
     this.listener.sessionClosed(this);
   }
@@ -1039,9 +1188,8 @@ export class BoltSession {
       this.closed = true;
       this.client.end();
     }
-    for (const unit of [this.autoUnit, this.tx?.unit]) {
-      if (unit !== undefined && unit.open) this.endUnit(unit, 'ignored', '');
-    }
+    clearTimeout(this.handshakeTimer);
+    for (const unit of [...this.openUnits]) this.endUnit(unit, 'ignored', '');
     this.destroyUpstream();
   }
 
@@ -1050,6 +1198,9 @@ export class BoltSession {
     this.client.destroy();
   }
 }
+
+/** Neo4j refused a login breakwater replayed for a connection it had let in while Neo4j was away. */
+class LoginRefused extends Error {}
 
 function newCapture(key: string): Capture {
   return { key, fields: undefined, records: [], bytes: 0 };
