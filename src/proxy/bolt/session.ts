@@ -812,6 +812,8 @@ export class BoltSession {
       this.up.pause();
       this.upPaused = true;
     }
+    // Every answer is in: a connection that is to end (a refused login, GOODBYE, half-close) ends now.
+    if (this.pending === 0) this.onIdle();
   }
 
   /** End of the last whole message in the read being scanned. */
@@ -1126,6 +1128,7 @@ export class BoltSession {
       return;
     }
     this.destroyUpstream();
+    if (this.quitting && this.pending === 0) this.close();
   }
 
   private destroyUpstream(): void {
