@@ -16,7 +16,8 @@
 // (maxConnectionPoolSize = --concurrency, disableLosslessIntegers). Breakwater runs as an
 // application would deploy it: breaker, health checks with a login and `RETURN 1`, and a
 // `statement: read -> [static]` fallback rule, so every RUN is classified.
-// Neo4j is warmed up directly (plans cached, the JVM's C1 code hot) before anything is measured,
+// Neo4j runs with the full JIT (C2) and is warmed up directly for 45 s (plans cached, its hot code
+// compiled: with less, the first repetitions measure the JIT) before anything is measured,
 // and every target gets an unmeasured warm-up run of its own.
 //
 // 1. Throughput, closed loop: --concurrency (default 16) queries in flight for --seconds (default
@@ -432,7 +433,7 @@ const D = {
   /** the unmeasured closed-loop run per target before the first repetition */
   targetWarmSec: QUICK ? 3 : 8,
   /** direct queries to Neo4j before anything (plans, JIT) */
-  neo4jWarmSec: QUICK ? 5 : 15,
+  neo4jWarmSec: QUICK ? 10 : 45,
   reps: Math.max(1, Number(args.reps ?? (QUICK ? 1 : 5)) || 1),
   rate: Math.max(1, Number(args.rate) || 200),
   latencyPool: 16,

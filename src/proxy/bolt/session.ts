@@ -437,15 +437,15 @@ export class BoltSession {
   // --- requests ---
 
   private readRequests(chunk: Buffer): void {
-    const up = this.upReady ? this.up : undefined;
-    up?.cork();
+    this.reqBuf = chunk;
     try {
       this.requests.push(chunk);
     } catch (err) {
       if (err instanceof BoltFramingError) this.badInput(err.message.includes('maxMessageBytes') ? 'oversized_message' : 'malformed_bolt', err.message);
       else throw err;
     } finally {
-      up?.uncork();
+      this.flushRequests();
+      this.reqBuf = undefined;
     }
     this.drainLocal();
     // Backpressure both ways: Neo4j (or the outbox while connecting) not taking requests, or
@@ -687,13 +687,43 @@ export class BoltSession {
   }
 
   private outboxBytes = 0;
+  /** The client read being scanned, and the run of it [reqStart, reqEnd) that goes to Neo4j as one write. */
+  private reqBuf: Buffer | undefined;
+  private reqStart = 0;
+  private reqEnd = 0;
 
   private forward(raw: Buffer): void {
-    if (this.upReady && this.up !== undefined) this.up.write(raw);
-    else {
+    const up = this.up;
+    if (!this.upReady || up === undefined) {
       this.outbox.push(Buffer.from(raw));
       this.outboxBytes += raw.length;
+      return;
     }
+    // Requests that lie next to each other in the client's read (RUN then PULL) go in one write.
+    const buf = this.reqBuf;
+    if (buf !== undefined && raw.buffer === buf.buffer) {
+      const start = raw.byteOffset - buf.byteOffset;
+      if (start >= 0 && start + raw.length <= buf.length) {
+        if (this.reqEnd > this.reqStart && start === this.reqEnd) {
+          this.reqEnd += raw.length;
+          return;
+        }
+        this.flushRequests();
+        this.reqStart = start;
+        this.reqEnd = start + raw.length;
+        return;
+      }
+    }
+    this.flushRequests();
+    up.write(raw);
+  }
+
+  private flushRequests(): void {
+    if (this.reqEnd > this.reqStart && this.reqBuf !== undefined && this.upReady && this.up !== undefined) {
+      this.up.write(this.reqStart === 0 && this.reqEnd === this.reqBuf.length ? this.reqBuf : this.reqBuf.subarray(this.reqStart, this.reqEnd));
+    }
+    this.reqStart = 0;
+    this.reqEnd = 0;
   }
 
   // --- answers breakwater gives ---
@@ -791,20 +821,18 @@ export class BoltSession {
     this.runStart = 0;
     this.lastEnd = 0;
     let consumed = chunk.length;
-    this.client.cork();
+    // No cork: most reads end in one write of the whole read; cork would turn it into a writev.
     try {
       consumed = this.responses.push(chunk);
       this.flushRun(this.lastEnd);
     } catch (err) {
       this.runBuf = undefined;
-      this.client.uncork();
       if (err instanceof BoltFramingError || err instanceof PackStreamError) this.listener.dep.metrics.badRequest('malformed_upstream');
       // A login Neo4j refused is the caller's problem, not Neo4j's failure.
       this.upstreamLost((err as Error).message, err instanceof LoginRefused ? 'ignored' : 'failure');
       return;
     }
     this.runBuf = undefined;
-    this.client.uncork();
     if (consumed < chunk.length) {
       this.stash = chunk.subarray(consumed);
       this.holdUpstream();
