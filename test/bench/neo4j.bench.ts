@@ -64,7 +64,6 @@ import { freePorts } from '../services/ports.js';
 import { NEO4J_PASSWORD, NEO4J_USER, startNeo4j, type Neo4jServer } from '../services/neo4j.js';
 import {
   commandLog,
-  cpuMsOfGroup,
   cpuMsOfPid,
   DisturbanceGuard,
   httpOk,

@@ -10,6 +10,7 @@ import { HealthCheck } from '../../health/check.js';
 import type { Logger } from '../../log/logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { ResponseCache } from '../../store/response-cache.js';
+import { isReadQuery } from '../cypher/statement.js';
 import { listen, parseListen } from '../http/listen.js';
 import { boltChain, cachingRule, ruleMatcher, type BoltFallback } from './fallbacks.js';
 import type { BoltVersion } from './handshake.js';
@@ -20,10 +21,20 @@ import { firstMap, type RunRequest } from './requests.js';
 import { BoltSession } from './session.js';
 import { closeSessions, sweepEvery } from '../tcp/sessions.js';
 
-/** Field lists remembered for `static` (bounded: oldest forgotten first). */
+/** Query texts remembered (bounded: all forgotten at once when full). */
 const MAX_KNOWN_QUERIES = 10_000;
 /** Logins remembered as verified by Neo4j (digests only). */
 const MAX_VERIFIED = 10_000;
+
+/** What a query text decides, kept per text. `fields` is learnt from Neo4j's answer, for `static`. */
+export interface QueryInfo {
+  readonly readQuery: boolean;
+  /** A fallback rule covers it. */
+  readonly covered: boolean;
+  /** Its results are stored for `cache`. */
+  readonly caches: boolean;
+  fields: readonly string[] | undefined;
+}
 
 export class BoltListener {
   private readonly server: Server;
@@ -38,9 +49,8 @@ export class BoltListener {
   /** The server agent Neo4j reported (HELLO SUCCESS), repeated when breakwater answers HELLO. */
   serverAgent = 'Neo4j/5.0.0';
   readonly cacheMaxBytes: number;
-  private readonly fields = new Map<string, readonly string[]>();
-  /** Whether a rule covers a query text, decided once per text. */
-  private readonly coverage = new Map<string, boolean>();
+  /** What breakwater knows of each query text, worked out once per text (one map lookup per RUN). */
+  private readonly queries = new Map<string, QueryInfo>();
   private readonly homes = new Map<string, string>();
   private readonly covered: (c: { query: string; readQuery: boolean }) => boolean;
   private readonly caching: (c: { query: string; readQuery: boolean }) => boolean;
@@ -123,9 +133,16 @@ export class BoltListener {
 
   // --- what sessions share ---
 
-  /** Whether results of this query are stored for `cache`. */
-  caches(query: string, readQuery: boolean): boolean {
-    return this.caching({ query, readQuery });
+  /** The judgement of a query text: read or not, covered by a rule, stored for `cache`, its fields. */
+  queryInfo(query: string): QueryInfo {
+    let info = this.queries.get(query);
+    if (info === undefined) {
+      const readQuery = isReadQuery(query);
+      info = { readQuery, covered: this.covered({ query, readQuery }), caches: this.caching({ query, readQuery }), fields: undefined };
+      if (this.queries.size >= MAX_KNOWN_QUERIES) this.queries.clear();
+      this.queries.set(query, info);
+    }
+    return info;
   }
 
   /** Bolt version, database, user (a name, or a digest for a token login: never a password in clear), impersonated user and parameters decide a result. */
@@ -146,27 +163,6 @@ export class BoltListener {
 
   cacheTooLarge(): void {
     this.cache?.countTooLarge();
-  }
-
-  /** Field lists are learned for queries a fallback rule covers (for `static`). */
-  learnsFields(query: string): boolean {
-    let covered = this.coverage.get(query);
-    if (covered === undefined) {
-      covered = this.covered({ query, readQuery: true }) || this.covered({ query, readQuery: false });
-      if (this.coverage.size >= MAX_KNOWN_QUERIES) this.coverage.clear();
-      this.coverage.set(query, covered);
-    }
-    return covered;
-  }
-
-  learnFields(query: string, fields: readonly string[]): void {
-    if (this.fields.has(query)) return;
-    if (this.fields.size >= MAX_KNOWN_QUERIES) this.fields.delete(this.fields.keys().next().value!);
-    this.fields.set(query, fields);
-  }
-
-  knownFields(query: string): readonly string[] | undefined {
-    return this.fields.get(query);
   }
 
   /** The home database a routing table named for a user (for the table breakwater answers itself). */

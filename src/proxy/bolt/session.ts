@@ -10,16 +10,13 @@
 import { connect, type Socket } from 'node:net';
 import { REJECTED } from '../../breaker/breaker.js';
 import type { FallbackReason } from '../../fallback/chain.js';
-import { isReadQuery } from '../cypher/statement.js';
 import { returnFields } from '../cypher/return-fields.js';
 import { classifyCode, failureInfo } from './classify.js';
-import { failMessage, FAIL_CODES, type BoltFallback, type LocalAnswer } from './fallbacks.js';
+import { FAIL_CODES, type BoltFallback, type LocalAnswer } from './fallbacks.js';
 import { BoltFramingError, MessageReader, NOOP, payloadOf, rawOf } from './framing.js';
 import {
-  BoltHandshakeError,
   CLIENT_HANDSHAKE_BYTES,
   LOCAL_VERSIONS,
-  atLeast,
   chooseLocalVersion,
   covers,
   exactHandshake,
@@ -33,7 +30,7 @@ import {
   type BoltVersion,
   type Proposal,
 } from './handshake.js';
-import type { BoltListener } from './listener.js';
+import type { BoltListener, QueryInfo } from './listener.js';
 import { isSummary, requestName, Sig } from './messages.js';
 import { isMap, PackStreamError } from './packstream.js';
 import { HAS_MORE, IGNORED, failure, resultEnd, runSuccess, success } from './replies.js';
@@ -62,6 +59,7 @@ interface ResultRef {
   /** `cache` and `static` may answer it: a read query, auto-commit or in a read transaction. */
   readonly servable: boolean;
   readonly auto: boolean;
+  readonly info: QueryInfo;
   readonly cacheKey: string | undefined;
   /** Set while a result of a cached query streams by from Neo4j. */
   capture: Capture | undefined;
@@ -584,15 +582,15 @@ export class BoltSession {
     const payload = payloadOf(raw);
     const run = decodeRun(payload);
     const tx = this.tx;
-    const readQuery = isReadQuery(run.query);
+    const info = this.listener.queryInfo(run.query);
     const auto = tx === undefined;
-    const servable = readQuery && (auto || tx.read);
+    const servable = info.readQuery && (auto || tx.read);
     const listener = this.listener;
     // Inside a transaction the database and impersonated user came with BEGIN.
     const db = tx?.db ?? run.db;
     const impUser = tx?.impUser ?? run.impUser;
-    const cacheKey = servable && listener.caches(run.query, readQuery) ? listener.cacheKey(this.version, run, db, impUser, this.identity()) : undefined;
-    const result: ResultRef = { run, servable, auto, cacheKey, capture: undefined };
+    const cacheKey = servable && info.caches ? listener.cacheKey(this.version, run, db, impUser, this.identity()) : undefined;
+    const result: ResultRef = { run, servable, auto, info, cacheKey, capture: undefined };
     this.lastResult = result;
     if (tx !== undefined) {
       if (tx.local || tx.lost) {
@@ -759,10 +757,10 @@ export class BoltSession {
       reason,
       error,
       query: run.query,
-      readQuery: isReadQuery(run.query),
+      readQuery: result.info.readQuery,
       servable: result.servable,
       cacheKey: this.unverified ? undefined : result.cacheKey,
-      fields: () => listener.knownFields(run.query) ?? returnFields(run.query),
+      fields: () => result.info.fields ?? returnFields(run.query),
       answer: undefined,
     };
     const served = listener.chain.serve(ctx);
@@ -936,7 +934,7 @@ export class BoltSession {
     } else {
       switch (e.kind) {
         case Kind.Run:
-          if (e.result !== undefined && (e.result.capture !== undefined || (this.listener.knownFields(e.result.run.query) === undefined && this.listener.learnsFields(e.result.run.query)))) this.runFields(e.result, body());
+          if (e.result !== undefined && (e.result.capture !== undefined || (e.result.info.covered && e.result.info.fields === undefined))) this.runFields(e.result, body());
           break;
         case Kind.Pull: {
           const more = hasMore(body());
@@ -994,7 +992,7 @@ export class BoltSession {
     const fields = firstMap(payload).fields;
     if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string')) return;
     const names = fields as string[];
-    this.listener.learnFields(result.run.query, names);
+    result.info.fields = names;
     if (result.capture !== undefined) result.capture.fields = names;
   }
 
@@ -1258,4 +1256,3 @@ function hasMore(payload: Buffer): boolean {
   return isMap(meta) && meta.has_more === true;
 }
 
-export { BoltHandshakeError, atLeast };

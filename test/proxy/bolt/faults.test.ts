@@ -7,7 +7,7 @@
 import t from 'tap';
 import neo4j from 'neo4j-driver';
 import { withNeo4j, withRedis } from '../../services/index.js';
-import { boltSidecar, breakerState, counts, driverFor, seedGraph, sleep, SUGGESTIONS } from './helpers.js';
+import { boltSidecar, breakerState, counts, driverFor, seedGraph, SUGGESTIONS } from './helpers.js';
 
 const neo = await withNeo4j(t);
 const redis = await withRedis(t);
