@@ -410,7 +410,11 @@ function neo4jFallbackRule(protocol: 'bolt' | 'neo4j-http') {
   const reads =
     protocol === 'bolt'
       ? 'an auto-commit RUN of a read query, or a RUN in a read transaction (BEGIN with mode r, as `executeRead` sends)'
-      : 'a request whose statements are all read queries';
+      : 'an auto-commit request (`tx/commit`) whose statements are all read queries';
+  const sameAs =
+    protocol === 'bolt'
+      ? 'the same query with the same parameters (and database, user, impersonated user and Bolt version)'
+      : 'the same request body (so the same parameters), database, user and `Accept`, for credentials Neo4j accepted';
   return z
     .strictObject({
       match: z
@@ -427,7 +431,7 @@ function neo4jFallbackRule(protocol: 'bolt' | 'neo4j-http') {
         .array(z.enum(['cache', 'static', 'fail']))
         .min(1)
         .describe(
-          `Fallbacks to try in order. \`cache\`: the last good result of the same query with the same parameters (and database, user and Bolt version), from the shared cache (\`cache\`); results of queries this rule covers are stored as they stream by. \`static\`: an empty result with the query's field list. Both answer only ${reads}: anything else falls through to the next step. \`fail\`: a FAILURE as \`failWith\` says.`,
+          `Fallbacks to try in order. \`cache\`: the last good result of ${sameAs}, from the shared cache (\`cache\`); results of queries this rule covers are stored as they stream by. \`static\`: an empty result with the query's field list. Both answer only ${reads}: anything else falls through to the next step. \`fail\`: a FAILURE as \`failWith\` says.`,
         ),
       failWith: NEO4J_FAIL,
     })
@@ -444,7 +448,7 @@ const neo4jAuth = {
     .min(1)
     .refine((v) => v.toLowerCase() !== 'system', { message: '`RETURN 1` cannot run in the system database (Neo4j answers SemanticError): name a user database such as neo4j, or leave database unset' })
     .optional()
-    .describe('Database the health query runs in; unset: the user\'s home database.'),
+    .describe('Database the health query runs in; unset: the user\'s home database over Bolt, `neo4j` over the HTTP API (whose path needs a name).'),
 };
 
 export const boltDependency = z
