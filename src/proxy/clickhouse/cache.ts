@@ -9,8 +9,8 @@ import type { ResponseCache } from '../../store/response-cache.js';
 import { headerValue, type RequestHead, type ResponseHead } from '../http/framing.js';
 import type { ResponseCapture } from '../http/relay.js';
 import { clickhouseCacheKeyParts } from './cache-key.js';
-import { FALLBACK_HEADER } from './fallbacks.js';
 import type { ClickHouseRequest } from './request.js';
+import { cachedReply } from '../http/cached-reply.js';
 
 /** The request body bytes kept so that a POSTed SELECT can be keyed: longer SQL is not cached. */
 export const CACHE_SQL_BYTES = 64 * 1024;
@@ -148,17 +148,7 @@ export function cacheStep(cache: ResponseCache): FallbackStep<ClickHouseRequest>
       if (c.kind !== 'read' || c.cacheKey === undefined) return false;
       const hit = await cache.get(c.cacheKey);
       if (hit === undefined) return false;
-      const { entry } = hit;
-      c.reply({
-        status: 200,
-        headers: {
-          ...entry.meta,
-          [FALLBACK_HEADER]: 'cache',
-          age: Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000)),
-          'x-breakwater-cache-tier': hit.tier,
-        },
-        body: entry.body,
-      });
+      c.reply(cachedReply(hit));
       return true;
     },
   };

@@ -3,8 +3,8 @@
 // and served, marked `x-breakwater-fallback: cache` with an `Age`, when Neo4j is open or failing.
 import type { FallbackStep } from '../../fallback/chain.js';
 import type { ResponseCache } from '../../store/response-cache.js';
-import { FALLBACK_HEADER } from './replies.js';
 import type { Neo4jHttpRequest } from './request.js';
+import { cachedReply } from '../http/cached-reply.js';
 
 /**
  * The key of an answer. The body is taken byte for byte (parameters included): two requests
@@ -24,17 +24,7 @@ export function cacheStep(cache: ResponseCache): FallbackStep<Neo4jHttpRequest> 
       if (c.cacheKey === undefined) return false;
       const hit = await cache.get(c.cacheKey);
       if (hit === undefined) return false;
-      const { entry } = hit;
-      c.reply({
-        status: 200,
-        headers: {
-          ...entry.meta,
-          [FALLBACK_HEADER]: 'cache',
-          age: Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000)),
-          'x-breakwater-cache-tier': hit.tier,
-        },
-        body: entry.body,
-      });
+      c.reply(cachedReply(hit));
       return true;
     },
   };
