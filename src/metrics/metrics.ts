@@ -71,6 +71,14 @@ export class Metrics {
     'counter',
     () => this.kafkaSources.flatMap((src) => src.samples().map((x) => ({ labels: { dependency: src.dependency, api: x.api }, value: x.value }))),
   );
+  /** Bolt: requests by message type, read at scrape time. */
+  private readonly boltSources: { dependency: string; samples: () => { message: string; value: number }[] }[] = [];
+  readonly boltRequests = new CollectedFamily(
+    'breakwater_bolt_requests_total',
+    'Bolt requests from clients by message type (HELLO, RUN, PULL, BEGIN, ...), whether Neo4j or a fallback answered them.',
+    'counter',
+    () => this.boltSources.flatMap((src) => src.samples().map((x) => ({ labels: { dependency: src.dependency, message: x.message }, value: x.value }))),
+  );
   private readonly spoolSources: { dependency: string; stats: () => SpoolStatsView }[] = [];
   private spoolSamples(pick: (s: SpoolStatsView) => number | null): { labels: Record<string, string>; value: number }[] {
     const out: { labels: Record<string, string>; value: number }[] = [];
@@ -183,7 +191,7 @@ export class Metrics {
     this.registry.registerMetric(this.cacheLookups as never);
     this.registry.registerMetric(this.cacheStores as never);
     this.registry.registerMetric(this.cacheRedisErrors as never);
-    for (const f of [this.kafkaRequests, this.spoolDepth, this.spoolDepthBytes, this.spoolOldestAge, this.spoolAppended, this.spoolReplayed, this.spoolRejected]) {
+    for (const f of [this.kafkaRequests, this.boltRequests, this.spoolDepth, this.spoolDepthBytes, this.spoolOldestAge, this.spoolAppended, this.spoolReplayed, this.spoolRejected]) {
       this.registry.registerMetric(f as never);
     }
     // A 100ms event-loop-lag resolution: the default 10ms wakes an idle sidecar 100 times a second.
@@ -196,6 +204,10 @@ export class Metrics {
 
   addKafkaSource(dependency: string, samples: () => { api: string; value: number }[]): void {
     this.kafkaSources.push({ dependency, samples });
+  }
+
+  addBoltSource(dependency: string, samples: () => { message: string; value: number }[]): void {
+    this.boltSources.push({ dependency, samples });
   }
 
   addSpoolSource(dependency: string, stats: () => SpoolStatsView): void {

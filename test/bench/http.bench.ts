@@ -336,14 +336,14 @@ async function main(): Promise<void> {
     const nginxProxyStatic = await startNginxProxy(nginxBin, 'nginx-proxy-static', path.join(work, 'nginx-proxy-static'), upstream.port, STATIC_PATH, CPU.proxy);
     await pinGroup(nginxProxyCh.proc.pid, CPU.proxy);
     const haproxy = haproxyBin
-      ? await startHaproxy(haproxyBin, path.join(work, 'haproxy'), upstream.port, STATIC_PATH, CPU.proxy).catch((err: Error) => {
+      ? await startHaproxy(haproxyBin, path.join(work, 'haproxy'), upstream.port, { http: STATIC_PATH }, CPU.proxy).catch((err: Error) => {
           process.stdout.write(`bench: HAProxy did not start, leaving it out: ${err.message}\n`);
           return undefined;
         })
       : undefined;
-    const httpProxy = await startNodeForwarder('http-proxy', upstream.origin, STATIC_PATH, CPU.proxy);
-    const undiciPool = await startNodeForwarder('undici-pool', upstream.origin, STATIC_PATH, CPU.proxy);
-    const tcpPipe = await startNodeForwarder('tcp-pipe', upstream.origin, STATIC_PATH, CPU.proxy);
+    const httpProxy = await startNodeForwarder('http-proxy', upstream.origin, { http: STATIC_PATH }, CPU.proxy);
+    const undiciPool = await startNodeForwarder('undici-pool', upstream.origin, { http: STATIC_PATH }, CPU.proxy);
+    const tcpPipe = await startNodeForwarder('tcp-pipe', upstream.origin, { http: STATIC_PATH }, CPU.proxy);
 
     const wrk = new Wrk(wrkBin, work);
     heading(`2a. saturation: 1 KiB static file, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (after a ${D.wrkWarmSec} s warm-up)`);

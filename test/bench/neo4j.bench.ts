@@ -6,7 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/test/bench/neo4j.bench.js [--quick] [--reps N]
 //        [--seconds S] [--concurrency N] [--rate R] [--latency-rounds N] [--only throughput,latency]
-//        [--profile] [--no-pin] [--max-other-cpu PCT] [--max-attempts N] [--max-wait-quiet SEC]
+//        [--profile] [--no-pin] [--no-peers] [--max-other-cpu PCT] [--max-attempts N] [--max-wait-quiet SEC]
 //   (npm run bench:neo4j -- --quick)
 //
 // The query, for both targets: `MATCH (u:User {id: $id}) RETURN u.name AS name` with a random id
@@ -16,9 +16,14 @@
 // (maxConnectionPoolSize = --concurrency, disableLosslessIntegers). Breakwater runs as an
 // application would deploy it: breaker, health checks with a login and `RETURN 1`, and a
 // `statement: read -> [static]` fallback rule, so every RUN is classified.
-// Neo4j runs with the full JIT (C2) and is warmed up directly for 45 s (plans cached, its hot code
-// compiled: with less, the first repetitions measure the JIT) before anything is measured,
-// and every target gets an unmeasured warm-up run of its own.
+// Neo4j runs with the full JIT (C2) and is warmed up directly (plans cached, its hot code
+// compiled: with less, the first repetitions measure the JIT) in 15 s steps until queries/s
+// levels off (at least 45 s, at most 240 s) before anything is measured, and every target gets
+// an unmeasured warm-up run of its own.
+// Section 1 also measures two reference proxies that relay Bolt's bytes without reading them
+// (--no-peers leaves them out): HAProxy in mode tcp and a Node net.Socket pipe. They show what
+// relaying costs at all on this machine (the kernel's share is the same for every proxy), so
+// breakwater's ratio can be read against the best a proxy does, not only against no proxy.
 //
 // 1. Throughput, closed loop: --concurrency (default 16) queries in flight for --seconds (default
 //    10, after 2 unmeasured seconds in the same process), direct vs breakwater, --reps (default 5)
@@ -83,6 +88,8 @@ import {
 } from './support/procs.js';
 import { summarizeProfile, type ProfileSummary, type Stage } from './support/profile.js';
 import { benchCommit, resultFile, runMain, saveResults } from './support/results.js';
+import { startHaproxy, startNodeForwarder } from './support/servers.js';
+import { ensureDeb, versionOf } from './support/tools.js';
 import { CLI, ROOT } from './support/sidecar.js';
 import { startTicker, waitAsync } from './support/ticker.js';
 import { heading, median, fmt, table, rotate } from './support/report.js';
@@ -410,6 +417,7 @@ const { values: args } = parseArgs({
     'latency-rounds': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
+    'no-peers': { type: 'boolean', default: false },
     'max-wait-quiet': { type: 'string', default: '180' },
     'max-other-cpu': { type: 'string', default: '5' },
     'max-attempts': { type: 'string', default: '3' },
@@ -433,6 +441,10 @@ const D = {
   targetWarmSec: QUICK ? 3 : 8,
   /** direct queries to Neo4j before anything (plans, JIT) */
   neo4jWarmSec: QUICK ? 10 : 45,
+  /** Neo4j's warm-up goes on in steps of this many seconds while queries/s still rises by 5% or more... */
+  neo4jWarmStepSec: QUICK ? 5 : 15,
+  /** ...up to this long: the full JIT's compilations take minutes on 2 cores */
+  neo4jWarmMaxSec: QUICK ? 20 : 240,
   reps: Math.max(1, Number(args.reps ?? (QUICK ? 1 : 5)) || 1),
   rate: Math.max(1, Number(args.rate) || 200),
   latencyPool: 16,
@@ -454,7 +466,9 @@ const measured = guard.measured.bind(guard);
 pinning.enabled = !args['no-pin'] && os.availableParallelism() >= 2;
 const CPU = { neo4j: '1', load: '0', proxy: '0' };
 
-type TargetName = 'direct' | 'breakwater';
+type TargetName = 'direct' | 'breakwater' | 'haproxy' | 'tcp-pipe';
+/** Reference proxies measured with breakwater in section 1: what relaying Bolt costs at all. */
+const PEERS = ['haproxy', 'tcp-pipe'] as const;
 
 interface ThroughputRun {
   target: TargetName;
@@ -538,6 +552,8 @@ interface Results {
   configs: Record<string, string>;
   query: string;
   throughput: { runs: ThroughputRun[]; summary: ThroughputRow[] };
+  /** queries/s of each step of Neo4j's direct warm-up */
+  neo4jWarmUpQps?: number[];
   latency?: { rate: number; byTarget: Partial<Record<TargetName, LatencyTarget>>; addedMs?: Omit<Pcts, 'mean' | 'max'> };
   ratios: Record<string, number>;
   rss: Record<string, { rssMiB: number; hwmMiB: number; minMiB?: number; maxMiB?: number; samples?: number }>;
@@ -726,10 +742,24 @@ async function main(): Promise<void> {
     await neo.query('CALL db.awaitIndexes(60)');
     process.stdout.write(`bench: seeded ${USERS} :User nodes with a uniqueness constraint on :User(id)\n`);
 
-    heading(`warming Neo4j up directly: ${D.neo4jWarmSec} s closed loop`);
-    const warm = await loadgen<ClosedResult>('closed', neo.boltUrl, { seconds: D.neo4jWarmSec, warmupSec: 1, pids: [], out: work });
-    process.stdout.write(`   direct warm-up: ${warm.qps} queries/s, ${warm.errors} errors${warm.firstError ? ` (${warm.firstError})` : ''}, ${warm.wrongAnswers} wrong answers\n`);
-    if (warm.queries === 0) throw new Error(`no query succeeded directly against Neo4j: ${warm.firstError}`);
+    heading(
+      `warming Neo4j up directly: closed loop in ${D.neo4jWarmStepSec} s steps, at least ${D.neo4jWarmSec} s, until queries/s rises by less than 5% (at most ${D.neo4jWarmMaxSec} s)`,
+    );
+    // A fixed warm-up was not enough: one run measured its first repetition at half the rate of the
+    // later ones (C2 still compiling). Steps until the rate levels off.
+    let warmedSec = 0;
+    let best = 0;
+    results.neo4jWarmUpQps = [];
+    for (;;) {
+      const warm = await loadgen<ClosedResult>('closed', neo.boltUrl, { seconds: D.neo4jWarmStepSec, warmupSec: 1, pids: [], out: work });
+      warmedSec += D.neo4jWarmStepSec + 1;
+      results.neo4jWarmUpQps.push(warm.qps);
+      process.stdout.write(`   direct warm-up (${warmedSec} s): ${warm.qps} queries/s, ${warm.errors} errors${warm.firstError ? ` (${warm.firstError})` : ''}, ${warm.wrongAnswers} wrong answers\n`);
+      if (warm.queries === 0) throw new Error(`no query succeeded directly against Neo4j: ${warm.firstError}`);
+      const rising = warm.qps >= best * 1.05;
+      best = Math.max(best, warm.qps);
+      if ((warmedSec >= D.neo4jWarmSec && !rising) || warmedSec >= D.neo4jWarmMaxSec) break;
+    }
 
     const bw = await startBreakwater('breakwater', path.join(work, 'bw'), neo.boltUrl);
     process.stdout.write(`bench: breakwater ready (pid ${bw.proc.pid}, listener ${bw.url}); idling ${D.idleSec} s\n`);
@@ -746,8 +776,10 @@ async function main(): Promise<void> {
       { name: 'breakwater', url: bw.url, what: 'breakwater protocol: bolt listener', proc: bw.proc },
     ];
     const pids = [bw.proc.pid, neoPid];
-    const bwKey = String(bw.proc.pid);
     const neoKey = String(neoPid);
+    /** The proxy whose CPU a run measures: breakwater's, or a peer's. */
+    const proxyKey = (t: Target): string | undefined => (t.proc === undefined ? undefined : String(t.proc.pid));
+    const bwKey = proxyKey(targets[1]!)!;
 
     // 2. Added latency, open loop, unpinned
     if (ONLY.has('latency')) {
@@ -825,17 +857,35 @@ async function main(): Promise<void> {
 
     // 1. Throughput, closed loop, pinned
     if (ONLY.has('throughput')) {
+      const peers: Target[] = [];
+      if (!args['no-peers']) {
+        heading('reference proxies (no protocol knowledge): HAProxy mode tcp, and a Node net.Socket pipe');
+        const neoPort = Number(new URL(neo.boltUrl).port);
+        const haproxyBin = await ensureDeb('haproxy', 'haproxy', { optional: true });
+        if (haproxyBin === undefined) process.stdout.write('bench: HAProxy is not installed and could not be: left out\n');
+        else {
+          results.host.haproxy = await versionOf([haproxyBin, '-v']);
+          const h = await startHaproxy(haproxyBin, path.join(work, 'haproxy'), neoPort, 'tcp', CPU.proxy);
+          peers.push({ name: 'haproxy', url: `bolt://127.0.0.1:${h.port}`, what: 'HAProxy mode tcp, nbthread 1', proc: h.proc });
+        }
+        const pipe = await startNodeForwarder('tcp-pipe', neo.boltUrl, 'tcp', CPU.proxy);
+        peers.push({ name: 'tcp-pipe', url: `bolt://127.0.0.1:${pipe.port}`, what: 'Node net.Socket pipe, nothing parsed: the floor for a Node proxy', proc: pipe.proc });
+        for (const p of peers) pids.push(p.proc!.pid);
+      }
       heading('pinning for the throughput runs');
       await pinPid(neoPid, CPU.neo4j);
       await pinGroup(bw.proc.pid, CPU.proxy);
+      for (const p of peers) await pinGroup(p.proc!.pid, CPU.proxy);
+      const all = [...targets, ...peers];
       heading(`1. throughput: ${D.concurrency} queries in flight (pool ${D.concurrency}), ${D.seconds} s per run after ${D.inRunWarmSec} s, ${D.reps} repetition(s), targets interleaved`);
-      for (const t of targets) {
+      for (const t of all) {
         const w = await loadgen<ClosedResult>('closed', t.url, { seconds: D.targetWarmSec, warmupSec: 1, cpus: CPU.load, pids, out: work });
         process.stdout.write(`   warm-up ${t.name}: ${w.qps} queries/s (discarded)\n`);
       }
       for (let rep = 0; rep < D.reps; rep++) {
         process.stdout.write(`\n-- repetition ${rep + 1}/${D.reps}\n`);
-        for (const t of rotate(targets, rep)) {
+        for (const t of rotate(all, rep)) {
+          const key = proxyKey(t);
           const m = await measured(`${t.name} throughput rep ${rep + 1}`, () =>
             loadgen<ClosedResult>('closed', t.url, { seconds: D.seconds, warmupSec: D.inRunWarmSec, cpus: CPU.load, pids, out: work }),
           );
@@ -850,12 +900,12 @@ async function main(): Promise<void> {
             errors: r.errors,
             wrongAnswers: r.wrongAnswers,
             closedLatencyMs: r.latencyMs,
-            bwCpuUsPerQuery: t.name === 'breakwater' ? per(r.cpuMs[bwKey] ?? NaN) : NaN,
-            bwUserUsPerQuery: t.name === 'breakwater' ? per(r.cpuSplitMs[bwKey]?.user ?? NaN) : NaN,
-            bwSysUsPerQuery: t.name === 'breakwater' ? per(r.cpuSplitMs[bwKey]?.sys ?? NaN) : NaN,
+            bwCpuUsPerQuery: key !== undefined ? per(r.cpuMs[key] ?? NaN) : NaN,
+            bwUserUsPerQuery: key !== undefined ? per(r.cpuSplitMs[key]?.user ?? NaN) : NaN,
+            bwSysUsPerQuery: key !== undefined ? per(r.cpuSplitMs[key]?.sys ?? NaN) : NaN,
             neo4jCpuUsPerQuery: per(r.cpuMs[neoKey] ?? NaN),
             loadgenCpuUsPerQuery: per(r.loadgenCpuMs),
-            bwCpuPct: t.name === 'breakwater' ? pct(r.cpuMs[bwKey] ?? NaN) : NaN,
+            bwCpuPct: key !== undefined ? pct(r.cpuMs[key] ?? NaN) : NaN,
             neo4jCpuPct: pct(r.cpuMs[neoKey] ?? NaN),
             loadgenCpuPct: pct(r.loadgenCpuMs),
             cpuBusyPct: r.cpuBusyPct,
@@ -865,7 +915,7 @@ async function main(): Promise<void> {
           };
           results.throughput.runs.push(row);
           process.stdout.write(
-            `   ${t.name}: ${row.qps} queries/s (closed-loop p50 ${fmt(r.latencyMs.p50)} p99 ${fmt(r.latencyMs.p99)} ms); CPU us/query: breakwater ${fmt(row.bwCpuUsPerQuery, 1)} (user ${fmt(row.bwUserUsPerQuery, 0)} sys ${fmt(row.bwSysUsPerQuery, 0)}) neo4j ${fmt(row.neo4jCpuUsPerQuery, 1)} loadgen ${fmt(row.loadgenCpuUsPerQuery, 1)}; cpu busy ${r.cpuBusyPct.map((x, i) => `cpu${i} ${x}%`).join(' ')}; errors ${r.errors}, wrong ${r.wrongAnswers}; other work ${row.otherCpuPct}%${r.firstError ? `; first error: ${r.firstError}` : ''}\n`,
+            `   ${t.name}: ${row.qps} queries/s (closed-loop p50 ${fmt(r.latencyMs.p50)} p99 ${fmt(r.latencyMs.p99)} ms); CPU us/query: proxy ${fmt(row.bwCpuUsPerQuery, 1)} (user ${fmt(row.bwUserUsPerQuery, 0)} sys ${fmt(row.bwSysUsPerQuery, 0)}) neo4j ${fmt(row.neo4jCpuUsPerQuery, 1)} loadgen ${fmt(row.loadgenCpuUsPerQuery, 1)}; cpu busy ${r.cpuBusyPct.map((x, i) => `cpu${i} ${x}%`).join(' ')}; errors ${r.errors}, wrong ${r.wrongAnswers}; other work ${row.otherCpuPct}%${r.firstError ? `; first error: ${r.firstError}` : ''}\n`,
           );
         }
       }
@@ -899,7 +949,7 @@ async function main(): Promise<void> {
 
 function summarizeThroughput(): void {
   const out: ThroughputRow[] = [];
-  for (const target of ['direct', 'breakwater'] as const) {
+  for (const target of ['direct', 'breakwater', ...PEERS] as const) {
     const runs = results.throughput.runs.filter((r) => r.target === target);
     if (runs.length === 0) continue;
     const ok = runs.filter((r) => r.queries > 0);
@@ -956,6 +1006,13 @@ function computeRatios(): void {
       const dCore = Math.max(d.neo4jCpuUsPerQuery, d.loadgenCpuUsPerQuery);
       const bCore = Math.max(b.neo4jCpuUsPerQuery, b.loadgenCpuUsPerQuery + b.bwCpuUsPerQuery);
       results.ratios['CPU-bound estimate, pinned layout: busier core direct / busier core breakwater'] = round(dCore / bCore, 2);
+    }
+    for (const peer of PEERS) {
+      const p = results.throughput.summary.find((r) => r.target === peer);
+      if (p === undefined || p.qps <= 0) continue;
+      results.ratios[`queries/s: ${peer}/direct`] = round(p.qps / d.qps, 2);
+      results.ratios[`queries/s: breakwater/${peer}`] = round(b.qps / p.qps, 2);
+      results.ratios[`proxy CPU per query: breakwater/${peer}`] = round(b.bwCpuUsPerQuery / p.bwCpuUsPerQuery, 2);
     }
     const other = Math.max(0, ...results.throughput.runs.map((r) => r.otherCpuPct));
     v[`throughput: breakwater >= ${TARGETS.throughputVsDirect}x direct`] = `${ratio >= TARGETS.throughputVsDirect ? 'met' : 'MISSED'} (${ratio}x)${disturbed(other)}`;
@@ -1024,7 +1081,7 @@ function report(): string {
     );
   }
   out.push(
-    `pinning: latency runs unpinned; throughput runs ${pinning.enabled ? `pinned: Neo4j on cpu ${CPU.neo4j}; load generator on cpu ${CPU.load}, breakwater on cpu ${CPU.proxy} (with the generator, as a sidecar shares its application's CPU)` : 'unpinned (--no-pin)'}`,
+    `pinning: latency runs unpinned; throughput runs ${pinning.enabled ? `pinned: Neo4j on cpu ${CPU.neo4j}; load generator on cpu ${CPU.load}, breakwater (and each reference proxy) on cpu ${CPU.proxy} (with the generator, as a sidecar shares its application's CPU)` : 'unpinned (--no-pin)'}`,
   );
   const s = results.throughput.summary;
   if (s.length) {
@@ -1032,7 +1089,7 @@ function report(): string {
     out.push('', `1. Throughput — closed loop, ${D.concurrency} queries in flight (pool ${D.concurrency}), ${D.seconds} s per run, median of ${D.reps} interleaved repetition(s)`);
     out.push(
       table(
-        ['target', 'queries/s', 'vs direct', 'p50 ms', 'p99 ms', 'bw CPU', 'bw us/q', 'user/sys', 'neo4j us/q', 'gen us/q', 'cpu busy', 'other CPU', ...(D.reps > 1 ? ['all repetitions queries/s'] : []), 'failed'],
+        ['target', 'queries/s', 'vs direct', 'p50 ms', 'p99 ms', 'proxy CPU', 'proxy us/q', 'user/sys', 'neo4j us/q', 'gen us/q', 'cpu busy', 'other CPU', ...(D.reps > 1 ? ['all repetitions queries/s'] : []), 'failed'],
         s.map((r) => [
           r.target,
           r.qps,
@@ -1052,7 +1109,7 @@ function report(): string {
       ),
     );
     out.push(
-      `bw CPU: breakwater's CPU over the measured window, 100% = one core; bw/neo4j/gen us/q: CPU time per query of breakwater, of Neo4j (the JVM, all threads) and of the load generator (neo4j-driver) — /proc/<pid>/stat (user/sys: breakwater's split into user and kernel time, where the socket syscalls are), less sensitive to a noisy machine than queries/s; cpu busy: cpu0/cpu1 busy over the window (a core at ~100% is the bottleneck); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (median); p50/p99: closed-loop, from the generator (coordinated omission: orientation only); failed: errors + wrong answers`,
+      `haproxy: HAProxy mode tcp, one thread; tcp-pipe: a Node net.Socket pipe (test/bench/forwarders/tcp-pipe.ts) — reference proxies that relay Bolt's bytes without reading them, pinned like breakwater; proxy CPU: the proxy's CPU over the measured window, 100% = one core; proxy/neo4j/gen us/q: CPU time per query of the proxy (breakwater or a reference), of Neo4j (the JVM, all threads) and of the load generator (neo4j-driver) — /proc/<pid>/stat (user/sys: the proxy's split into user and kernel time, where the socket syscalls are), less sensitive to a noisy machine than queries/s; cpu busy: cpu0/cpu1 busy over the window (a core at ~100% is the bottleneck); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (median); p50/p99: closed-loop, from the generator (coordinated omission: orientation only); failed: errors + wrong answers`,
     );
   }
   const l = results.latency;

@@ -73,7 +73,7 @@ export class BoltListener {
     const matchers = config.fallback.map((r) => ruleMatcher(r.match));
     this.covered = (c) => matchers.some((m) => m(c));
     this.caching = cache === undefined ? () => false : cachingRule(config);
-    this.counters = new BoltRequestCounters(metrics.registry, dep.name);
+    this.counters = new BoltRequestCounters(metrics, dep.name);
     // Half-open: a client that shuts down its side still gets its answers, as from Neo4j.
     this.server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     const h = config.health;

@@ -1,36 +1,23 @@
-// Bolt requests by message type: a bounded label (the 13 request names and `other`).
-import { Counter, type Registry } from 'prom-client';
+// Bolt requests by message type: a bounded label (the 13 request names and `other`). Plain
+// numbers bumped on the data path, read when Prometheus scrapes (no label hashing per message).
+import type { Metrics } from '../../metrics/metrics.js';
 import { requestName } from './messages.js';
 
-const families = new WeakMap<Registry, Counter>();
-
 export class BoltRequestCounters {
-  /** The labelled child of each signature, made on first use: one increment per message. */
-  private readonly children: (Counter.Internal | undefined)[] = new Array(256);
+  private readonly counts = new Float64Array(256);
 
-  constructor(
-    private readonly registry: Registry,
-    private readonly dependency: string,
-  ) {}
-
-  count(signature: number): void {
-    const sig = signature & 0xff;
-    let child = this.children[sig];
-    if (child === undefined) child = this.children[sig] = this.family().labels(this.dependency, requestName(sig));
-    child.inc();
+  constructor(metrics: Metrics, dependency: string) {
+    metrics.addBoltSource(dependency, () => {
+      // Several signatures share the name `other`: summed into one series.
+      const byName = new Map<string, number>();
+      this.counts.forEach((v, sig) => {
+        if (v > 0) byName.set(requestName(sig), (byName.get(requestName(sig)) ?? 0) + v);
+      });
+      return [...byName].map(([message, value]) => ({ message, value }));
+    });
   }
 
-  private family(): Counter {
-    let family = families.get(this.registry);
-    if (family === undefined) {
-      family = new Counter({
-        name: 'breakwater_bolt_requests_total',
-        help: 'Bolt requests from clients by message type (HELLO, RUN, PULL, BEGIN, ...), whether Neo4j or a fallback answered them.',
-        labelNames: ['dependency', 'message'],
-        registers: [this.registry],
-      });
-      families.set(this.registry, family);
-    }
-    return family;
+  count(signature: number): void {
+    this.counts[signature & 0xff]!++;
   }
 }

@@ -120,6 +120,8 @@ const enum Phase {
 
 /** Bytes written to a socket before breakwater stops reading from the other side. */
 const HIGH_WATER = 1 << 20;
+/** Neo4j's socket reads into a buffer of this size (Node's own default read size). */
+const UP_READ_BYTES = 64 * 1024;
 /** Client bytes held while the handshake is under way (a driver sends a few hundred). */
 const MAX_EARLY_BYTES = 1 << 20;
 
@@ -191,7 +193,7 @@ export class BoltSession {
     // Neo4j's own answers are bounded by what the client pulls; the bound here only stops a broken stream.
     this.responses = new MessageReader(Number.MAX_SAFE_INTEGER, (sig, buf, start, end, parts) => this.onResponse(sig, buf, start, end, parts));
     client.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.guarded('reading from the client', () => this.onClientData(chunk)));
+    client.on('data', (chunk: Buffer) => this.guarded('reading from the client', this.onClientData, chunk));
     client.on('error', () => undefined);
     client.on('end', () => this.quitAfterAnswers());
     client.on('close', () => this.onClientClose());
@@ -218,9 +220,10 @@ export class BoltSession {
   // --- the handshake ---
 
   /** Whatever goes wrong with one connection ends that connection, never the process. */
-  private guarded(what: string, fn: () => void): void {
+  /** Runs fn (a method of this session, with arg): no closure per read on the data path. */
+  private guarded<A>(what: string, fn: (this: BoltSession, arg: A) => void, arg: A): void {
     try {
-      fn();
+      fn.call(this, arg);
     } catch (err) {
       this.listener.dep.metrics.badRequest('internal_error');
       this.listener.log.error({ err, client: this.client.remoteAddress }, `bolt session ended by an unexpected error while ${what}: ${(err as Error).message}`);
@@ -353,7 +356,26 @@ export class BoltSession {
     failed: (why: string) => void,
   ): void {
     const target = this.listener.nextTarget();
-    const sock = connect({ host: target.host, port: target.port, noDelay: true });
+    // Reads go into a buffer of this connection's that is used again for the next read unless
+    // something still holds the last read's bytes (reusedReadBuffer): no allocation and no
+    // stream machinery per read. `onData` runs for each read, as a 'data' handler would.
+    let readBuf: Buffer | undefined;
+    let onData: (chunk: Buffer) => void = () => undefined;
+    // The buffer function first runs inside connect(), before `sock` is assigned.
+    let self: Socket | undefined;
+    const sock = connect({
+      host: target.host,
+      port: target.port,
+      noDelay: true,
+      onread: {
+        buffer: () => (readBuf = this.reusedReadBuffer(readBuf, self)),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          onData((buf as Buffer).subarray(0, n));
+          return true; // pausing is explicit (pause/resume), as with 'data'
+        },
+      },
+    });
+    self = sock;
     this.up = sock;
     this.upReady = false;
     this.upBuf = undefined;
@@ -377,11 +399,12 @@ export class BoltSession {
       if (this.up === sock) this.upDrained();
     });
     sock.write(handshake);
-    sock.on('data', (chunk: Buffer) => {
+    onData = (chunk: Buffer): void => {
       if (settled) {
-        if (this.up === sock) this.guarded('reading from neo4j', () => this.onUpstreamData(chunk));
+        if (this.up === sock) this.guarded('reading from neo4j', this.onUpstreamData, chunk);
         return;
       }
+      this.readHeld = true;
       this.upBuf = this.upBuf === undefined ? chunk : Buffer.concat([this.upBuf, chunk]);
       let answer;
       try {
@@ -396,11 +419,30 @@ export class BoltSession {
       const bytes = this.upBuf.subarray(0, answer.length);
       const rest = this.upBuf.length > answer.length ? this.upBuf.subarray(answer.length) : undefined;
       this.upBuf = undefined;
-      this.guarded('finishing the handshake with neo4j', () => {
-        ok({ bytes, manifest: answer.manifest, version: answer.version ?? { major: 0, minor: 0 } });
-        if (rest !== undefined && this.up === sock) this.onUpstreamData(rest);
-      });
-    });
+      this.guarded(
+        'finishing the handshake with neo4j',
+        () => {
+          ok({ bytes, manifest: answer.manifest, version: answer.version ?? { major: 0, minor: 0 } });
+          if (rest !== undefined && this.up === sock) this.onUpstreamData(rest);
+        },
+        undefined,
+      );
+    };
+  }
+
+  /** Whether Neo4j's socket may read again into the buffer of its last read. */
+  private readHeld = false;
+
+  /**
+   * The buffer for sock's next read: the last one again when nothing holds on to its bytes — no
+   * write to the client waiting (a queued write refers to them), no stash, no message piece
+   * kept by the reader, no capture for the cache (readHeld) — else a new one.
+   */
+  private reusedReadBuffer(last: Buffer | undefined, sock: Socket | undefined): Buffer {
+    const reuse =
+      last !== undefined && sock !== undefined && this.up === sock && !this.readHeld && this.stash === undefined && !this.responses.partial && this.client.writableLength === 0;
+    this.readHeld = false;
+    return reuse ? last : Buffer.allocUnsafe(UP_READ_BYTES);
   }
 
   /** A new upstream connection for a call, on the version in use, with the login replayed. */
@@ -1003,7 +1045,8 @@ export class BoltSession {
       this.listener.cacheTooLarge();
       return;
     }
-    // A view of a read Neo4j's socket no longer uses; copied when the result is stored.
+    // A view of the read (copied when the result is stored): the read buffer is not reused.
+    this.readHeld = true;
     cap.records.push(raw);
   }
 

@@ -1,6 +1,6 @@
 // Bench-only reference point: the floor for any Node proxy on this machine. Each client
 // connection gets its own upstream connection and bytes are piped both ways with no HTTP
-// parsing at all (no breaker, no classification, no pooling). Not breakwater code.
+// parsing at all (no breaker, no classification, no pooling; any protocol: HTTP, Bolt). Not breakwater code.
 // usage: node dist/test/bench/forwarders/tcp-pipe.js <listen port> <upstream origin>
 import net from 'node:net';
 

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 
 /** Every command this run started, in order, as a shell would read it. */
@@ -272,6 +273,20 @@ export async function httpOk(url: string, status = 200): Promise<boolean> {
   const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
   await res.arrayBuffer();
   return res.status === status;
+}
+
+/** A TCP connection to 127.0.0.1:port is accepted (for listeners that do not speak HTTP). */
+export function tcpOk(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(2000, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 /** VmRSS and VmHWM of a process, in MiB. */

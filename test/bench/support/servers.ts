@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../services/ports.js';
-import { httpOk, startProcess, waitUntil, type Proc } from './procs.js';
+import { httpOk, startProcess, tcpOk, waitUntil, type Proc } from './procs.js';
 
 export interface Server {
   name: string;
@@ -106,24 +106,33 @@ export function startNginxProxy(nginx: string, name: string, dir: string, upstre
   );
 }
 
-/** HAProxy 2.x, mode http, one thread, server-side connection reuse always. */
-export async function startHaproxy(haproxy: string, dir: string, upstreamPort: number, readyPath: string, cpus: string | undefined): Promise<Server> {
+/**
+ * HAProxy 2.x, one thread. `http`: mode http with server-side connection reuse always, ready when
+ * readyPath answers 200. `tcp`: mode tcp (bytes relayed, one upstream connection per client
+ * connection, nothing parsed), ready when it accepts a connection.
+ */
+export async function startHaproxy(
+  haproxy: string,
+  dir: string,
+  upstreamPort: number,
+  ready: { http: string } | 'tcp',
+  cpus: string | undefined,
+): Promise<Server> {
   fs.mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const conf = path.join(dir, 'haproxy.cfg');
+  const http = ready !== 'tcp';
   fs.writeFileSync(
     conf,
     `global
   nbthread 1
   maxconn 4096
 defaults
-  mode http
+  mode ${http ? 'http' : 'tcp'}
   timeout connect 5s
   timeout client 60s
   timeout server 60s
-  timeout http-keep-alive 60s
-  http-reuse always
-frontend fe
+${http ? '  timeout http-keep-alive 60s\n  http-reuse always\n' : ''}frontend fe
   bind 127.0.0.1:${port}
   default_backend be
 backend be
@@ -133,18 +142,23 @@ backend be
   // -db: foreground, no daemon, no master-worker
   const proc = startProcess('haproxy', [haproxy, '-db', '-f', conf], { cpus });
   const origin = `http://127.0.0.1:${port}`;
-  await waitUntil(() => httpOk(origin + readyPath), `haproxy on ${origin}${readyPath}`, { proc, timeoutMs: 15_000 });
+  await waitUntil(() => (http ? httpOk(origin + ready.http) : tcpOk(port)), `haproxy on ${origin}`, { proc, timeoutMs: 15_000 });
   return { name: 'haproxy', port, origin, proc };
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 /** A bench-only Node forwarder from test/bench/forwarders/ (compiled), listening on a free port. */
-export async function startNodeForwarder(which: 'http-proxy' | 'undici-pool' | 'tcp-pipe', upstream: string, readyPath: string, cpus: string | undefined): Promise<Server> {
+export async function startNodeForwarder(
+  which: 'http-proxy' | 'undici-pool' | 'tcp-pipe',
+  upstream: string,
+  ready: { http: string } | 'tcp',
+  cpus: string | undefined,
+): Promise<Server> {
   const script = path.resolve(HERE, '..', 'forwarders', `${which}.js`);
   const port = await freePort();
   const proc = startProcess(which, [process.execPath, script, String(port), upstream], { cpus });
   const origin = `http://127.0.0.1:${port}`;
-  await waitUntil(() => httpOk(origin + readyPath), `${which} on ${origin}${readyPath}`, { proc, timeoutMs: 15_000 });
+  await waitUntil(() => (ready === 'tcp' ? tcpOk(port) : httpOk(origin + ready.http)), `${which} on ${origin}`, { proc, timeoutMs: 15_000 });
   return { name: which, port, origin, proc };
 }
