@@ -6,7 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/test/bench/neo4j.bench.js [--quick] [--reps N]
 //        [--seconds S] [--concurrency N] [--rate R] [--latency-rounds N] [--only throughput,latency]
-//        [--profile] [--no-pin] [--no-peers] [--max-other-cpu PCT] [--max-attempts N] [--max-wait-quiet SEC]
+//        [--profile] [--no-pin] [--no-peers] [--no-lean] [--lean-reps N] [--max-other-cpu PCT] [--max-attempts N] [--max-wait-quiet SEC]
 //   (npm run bench:neo4j -- --quick)
 //
 // The query, for both targets: `MATCH (u:User {id: $id}) RETURN u.name AS name` with a random id
@@ -18,7 +18,8 @@
 // `statement: read -> [static]` fallback rule, so every RUN is classified.
 // Neo4j runs with the full JIT (C2) and is warmed up directly (plans cached, its hot code
 // compiled: with less, the first repetitions measure the JIT) in 15 s steps until queries/s
-// levels off (at least 45 s, at most 240 s) before anything is measured, and every target gets
+// levels off (two flat steps in a row, at least 90 s, at most 240 s) before anything is
+// measured, and every target gets
 // an unmeasured warm-up run of its own.
 // Section 1 also measures two reference proxies that relay Bolt's bytes without reading them
 // (--no-peers leaves them out): HAProxy in mode tcp and a Node net.Socket pipe. They show what
@@ -34,9 +35,15 @@
 //    cpu 0, and breakwater on cpu 0 with it, i.e. the sidecar shares the application's core as a
 //    sidecar in the application's pod does, and Neo4j's conditions are the same for both targets.
 //    Whatever CPU breakwater takes is then taken from the client's core: the ratio is honest.
+// 1b. The same with the lean client (--lean-reps, default 3; --no-lean leaves it out): prebuilt
+//    RUN+PULL bytes per query, one query at a time per connection, the RECORD compared as bytes
+//    (support/bolt-lean-client.ts). neo4j-driver costs about as much CPU per query as Neo4j, so
+//    in section 1 the driver's core is the bottleneck and the ratio says who gets that core; with
+//    the lean client Neo4j is the bottleneck, as in the other benches where wrk and
+//    redis-benchmark load the server, and the ratio says what breakwater costs Neo4j's throughput.
 // 2. Added latency at a fixed rate: --rate queries/s (default 200), open loop, latencies
 //    measured from each query's SCHEDULED send time (no coordinated omission), direct vs
-//    breakwater, --latency-rounds (default 3) rounds of 10 s per target, interleaved, every
+//    breakwater, --latency-rounds (default 5) rounds of 10 s per target, interleaved, every
 //    round's samples kept and merged (percentiles exact: no histogram buckets). Unpinned, as in
 //    bench:redis (at this rate nothing is saturated; pinning three processes plus the JVM's threads
 //    onto fixed cores only adds wake-up contention that is not breakwater's).
@@ -89,6 +96,7 @@ import {
 import { summarizeProfile, type ProfileSummary, type Stage } from './support/profile.js';
 import { benchCommit, resultFile, runMain, saveResults } from './support/results.js';
 import { startHaproxy, startNodeForwarder } from './support/servers.js';
+import { LeanBoltConnection, leanQuery, type LeanQuery } from './support/bolt-lean-client.js';
 import { ensureDeb, versionOf } from './support/tools.js';
 import { CLI, ROOT } from './support/sidecar.js';
 import { startTicker, waitAsync } from './support/ticker.js';
@@ -193,12 +201,16 @@ async function loadgenMain(argv: string[]): Promise<void> {
       pool: { type: 'string', default: '16' },
       concurrency: { type: 'string', default: '16' },
       rate: { type: 'string', default: '1000' },
+      client: { type: 'string', default: 'driver' },
       pids: { type: 'string', default: '' },
       out: { type: 'string', default: os.tmpdir() },
     },
   });
   const mode = positionals[0];
   if (mode !== 'closed' && mode !== 'open') throw new Error(`--loadgen takes closed or open, not ${mode}`);
+  const client = o.client;
+  if (client !== 'driver' && client !== 'lean') throw new Error(`--client takes driver or lean, not ${client}`);
+  if (client === 'lean' && mode !== 'closed') throw new Error('the lean client runs closed loops only');
   const { default: neo4j } = await import('neo4j-driver');
   const url = o.url!;
   const seconds = Number(o.seconds);
@@ -257,13 +269,23 @@ async function loadgenMain(argv: string[]): Promise<void> {
     let stop = false;
     let queries = 0;
     const lat: number[] = [];
-    const worker = async (): Promise<void> => {
+    // The lean client: a connection per worker, each query prebuilt (request and expected RECORD).
+    const lean: LeanBoltConnection[] = [];
+    let leanQueries: LeanQuery[] = [];
+    if (client === 'lean') {
+      leanQueries = Array.from({ length: USERS }, (_, i) => leanQuery(QUERY, { id: `u${i + 1}` }, [`User ${i + 1}`]));
+      const port = Number(new URL(url).port);
+      for (let i = 0; i < concurrency; i++) lean.push(await LeanBoltConnection.open(port, NEO4J_USER, NEO4J_PASSWORD));
+    }
+    const worker = async (w: number): Promise<void> => {
+      const conn = lean[w];
+      const run = conn === undefined ? query : (): Promise<boolean> => conn.query(leanQueries[nextId() - 1]!);
       while (!stop) {
         const t = now();
         let ok = false;
         let failed = false;
         try {
-          ok = await query();
+          ok = await run();
         } catch (err) {
           failed = true;
           firstError ??= (err as Error).message;
@@ -277,7 +299,7 @@ async function loadgenMain(argv: string[]): Promise<void> {
         }
       }
     };
-    const workers = Array.from({ length: concurrency }, () => worker());
+    const workers = Array.from({ length: concurrency }, (_, w) => worker(w));
     await sleep(warmupSec * 1000);
     win0 = mark();
     measuring = true;
@@ -285,6 +307,7 @@ async function loadgenMain(argv: string[]): Promise<void> {
     const end = mark();
     stop = true;
     await Promise.all(workers);
+    for (const c of lean) c.close();
     await driver.close();
     const c = common(end);
     lat.sort((a, b) => a - b);
@@ -418,6 +441,8 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-pin': { type: 'boolean', default: false },
     'no-peers': { type: 'boolean', default: false },
+    'no-lean': { type: 'boolean', default: false },
+    'lean-reps': { type: 'string' },
     'max-wait-quiet': { type: 'string', default: '180' },
     'max-other-cpu': { type: 'string', default: '5' },
     'max-attempts': { type: 'string', default: '3' },
@@ -440,17 +465,19 @@ const D = {
   /** the unmeasured closed-loop run per target before the first repetition */
   targetWarmSec: QUICK ? 3 : 8,
   /** direct queries to Neo4j before anything (plans, JIT) */
-  neo4jWarmSec: QUICK ? 10 : 45,
-  /** Neo4j's warm-up goes on in steps of this many seconds while queries/s still rises by 5% or more... */
+  neo4jWarmSec: QUICK ? 10 : 90,
+  /** Neo4j's warm-up goes on in steps of this many seconds until two in a row add less than 5% to the best rate... */
   neo4jWarmStepSec: QUICK ? 5 : 15,
   /** ...up to this long: the full JIT's compilations take minutes on 2 cores */
   neo4jWarmMaxSec: QUICK ? 20 : 240,
   reps: Math.max(1, Number(args.reps ?? (QUICK ? 1 : 5)) || 1),
+  /** repetitions with the lean client (section 1b) */
+  leanReps: Math.max(1, Number(args['lean-reps'] ?? (QUICK ? 1 : 3)) || 1),
   rate: Math.max(1, Number(args.rate) || 200),
   latencyPool: 16,
   latencyWarmSec: QUICK ? 2 : 5,
   latencyRoundSec: QUICK ? 3 : 10,
-  latencyRounds: Math.max(1, Number(args['latency-rounds'] ?? (QUICK ? 1 : 3)) || 1),
+  latencyRounds: Math.max(1, Number(args['latency-rounds'] ?? (QUICK ? 1 : 5)) || 1),
   /** unmeasured seconds at the rate at the start of every latency round */
   latencyInRunWarmSec: 1,
   idleSec: 5,
@@ -467,6 +494,12 @@ pinning.enabled = !args['no-pin'] && os.availableParallelism() >= 2;
 const CPU = { neo4j: '1', load: '0', proxy: '0' };
 
 type TargetName = 'direct' | 'breakwater' | 'haproxy' | 'tcp-pipe';
+/** The load generator's client: neo4j-driver (an application), or the lean client (support/bolt-lean-client.ts). */
+type Client = 'driver' | 'lean';
+interface ThroughputSection {
+  runs: ThroughputRun[];
+  summary: ThroughputRow[];
+}
 /** Reference proxies measured with breakwater in section 1: what relaying Bolt costs at all. */
 const PEERS = ['haproxy', 'tcp-pipe'] as const;
 
@@ -551,7 +584,9 @@ interface Results {
   targets: typeof TARGETS;
   configs: Record<string, string>;
   query: string;
-  throughput: { runs: ThroughputRun[]; summary: ThroughputRow[] };
+  throughput: ThroughputSection;
+  /** the same with the lean client */
+  throughputLean: ThroughputSection;
   /** queries/s of each step of Neo4j's direct warm-up */
   neo4jWarmUpQps?: number[];
   latency?: { rate: number; byTarget: Partial<Record<TargetName, LatencyTarget>>; addedMs?: Omit<Pcts, 'mean' | 'max'> };
@@ -573,6 +608,7 @@ const results: Results = {
   configs: {},
   query: QUERY,
   throughput: { runs: [], summary: [] },
+  throughputLean: { runs: [], summary: [] },
   ratios: {},
   rss: {},
   verdicts: {},
@@ -651,7 +687,7 @@ interface Target {
   proc?: Proc;
 }
 
-async function loadgen<T>(mode: 'closed' | 'open', url: string, o: { seconds: number; warmupSec: number; cpus?: string; pids: number[]; out: string }): Promise<T> {
+async function loadgen<T>(mode: 'closed' | 'open', url: string, o: { seconds: number; warmupSec: number; cpus?: string; pids: number[]; out: string; client?: Client }): Promise<T> {
   const argv = [
     process.execPath,
     SELF,
@@ -668,6 +704,7 @@ async function loadgen<T>(mode: 'closed' | 'open', url: string, o: { seconds: nu
     '--out',
     o.out,
     ...(mode === 'closed' ? ['--concurrency', String(D.concurrency), '--pool', String(D.concurrency)] : ['--rate', String(D.rate), '--pool', String(D.latencyPool)]),
+    ...(o.client === 'lean' ? ['--client', 'lean'] : []),
   ];
   const r = await run(argv, { cpus: o.cpus, timeoutMs: (o.seconds + o.warmupSec + 60) * 1000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('LOADGEN '));
@@ -743,12 +780,14 @@ async function main(): Promise<void> {
     process.stdout.write(`bench: seeded ${USERS} :User nodes with a uniqueness constraint on :User(id)\n`);
 
     heading(
-      `warming Neo4j up directly: closed loop in ${D.neo4jWarmStepSec} s steps, at least ${D.neo4jWarmSec} s, until queries/s rises by less than 5% (at most ${D.neo4jWarmMaxSec} s)`,
+      `warming Neo4j up directly: closed loop in ${D.neo4jWarmStepSec} s steps, at least ${D.neo4jWarmSec} s, until two steps in a row add less than 5% to the best queries/s (at most ${D.neo4jWarmMaxSec} s)`,
     );
     // A fixed warm-up was not enough: one run measured its first repetition at half the rate of the
-    // later ones (C2 still compiling). Steps until the rate levels off.
+    // later ones (C2 still compiling). Steps until the rate levels off; the JIT's gains come in
+    // jumps (916, 921, then 2,377 queries/s), hence two flat steps in a row.
     let warmedSec = 0;
     let best = 0;
+    let flat = 0;
     results.neo4jWarmUpQps = [];
     for (;;) {
       const warm = await loadgen<ClosedResult>('closed', neo.boltUrl, { seconds: D.neo4jWarmStepSec, warmupSec: 1, pids: [], out: work });
@@ -756,9 +795,9 @@ async function main(): Promise<void> {
       results.neo4jWarmUpQps.push(warm.qps);
       process.stdout.write(`   direct warm-up (${warmedSec} s): ${warm.qps} queries/s, ${warm.errors} errors${warm.firstError ? ` (${warm.firstError})` : ''}, ${warm.wrongAnswers} wrong answers\n`);
       if (warm.queries === 0) throw new Error(`no query succeeded directly against Neo4j: ${warm.firstError}`);
-      const rising = warm.qps >= best * 1.05;
+      flat = warm.qps >= best * 1.05 ? 0 : flat + 1;
       best = Math.max(best, warm.qps);
-      if ((warmedSec >= D.neo4jWarmSec && !rising) || warmedSec >= D.neo4jWarmMaxSec) break;
+      if ((warmedSec >= D.neo4jWarmSec && flat >= 2) || warmedSec >= D.neo4jWarmMaxSec) break;
     }
 
     const bw = await startBreakwater('breakwater', path.join(work, 'bw'), neo.boltUrl);
@@ -877,49 +916,54 @@ async function main(): Promise<void> {
       await pinGroup(bw.proc.pid, CPU.proxy);
       for (const p of peers) await pinGroup(p.proc!.pid, CPU.proxy);
       const all = [...targets, ...peers];
-      heading(`1. throughput: ${D.concurrency} queries in flight (pool ${D.concurrency}), ${D.seconds} s per run after ${D.inRunWarmSec} s, ${D.reps} repetition(s), targets interleaved`);
-      for (const t of all) {
-        const w = await loadgen<ClosedResult>('closed', t.url, { seconds: D.targetWarmSec, warmupSec: 1, cpus: CPU.load, pids, out: work });
-        process.stdout.write(`   warm-up ${t.name}: ${w.qps} queries/s (discarded)\n`);
-      }
-      for (let rep = 0; rep < D.reps; rep++) {
-        process.stdout.write(`\n-- repetition ${rep + 1}/${D.reps}\n`);
-        for (const t of rotate(all, rep)) {
-          const key = proxyKey(t);
-          const m = await measured(`${t.name} throughput rep ${rep + 1}`, () =>
-            loadgen<ClosedResult>('closed', t.url, { seconds: D.seconds, warmupSec: D.inRunWarmSec, cpus: CPU.load, pids, out: work }),
-          );
-          const r = m.value;
-          const per = (ms: number): number => round((ms * 1000) / Math.max(1, r.queries), 1);
-          const pct = (ms: number): number => round(ms / 10 / r.windowSec, 0);
-          const row: ThroughputRun = {
-            target: t.name,
-            rep: rep + 1,
-            qps: r.qps,
-            queries: r.queries,
-            errors: r.errors,
-            wrongAnswers: r.wrongAnswers,
-            closedLatencyMs: r.latencyMs,
-            bwCpuUsPerQuery: key !== undefined ? per(r.cpuMs[key] ?? NaN) : NaN,
-            bwUserUsPerQuery: key !== undefined ? per(r.cpuSplitMs[key]?.user ?? NaN) : NaN,
-            bwSysUsPerQuery: key !== undefined ? per(r.cpuSplitMs[key]?.sys ?? NaN) : NaN,
-            neo4jCpuUsPerQuery: per(r.cpuMs[neoKey] ?? NaN),
-            loadgenCpuUsPerQuery: per(r.loadgenCpuMs),
-            bwCpuPct: key !== undefined ? pct(r.cpuMs[key] ?? NaN) : NaN,
-            neo4jCpuPct: pct(r.cpuMs[neoKey] ?? NaN),
-            loadgenCpuPct: pct(r.loadgenCpuMs),
-            cpuBusyPct: r.cpuBusyPct,
-            otherCpuPct: m.disturbance.otherCpuPct,
-            attempts: m.attempts,
-            ...(r.firstError ? { firstError: r.firstError } : {}),
-          };
-          results.throughput.runs.push(row);
-          process.stdout.write(
-            `   ${t.name}: ${row.qps} queries/s (closed-loop p50 ${fmt(r.latencyMs.p50)} p99 ${fmt(r.latencyMs.p99)} ms); CPU us/query: proxy ${fmt(row.bwCpuUsPerQuery, 1)} (user ${fmt(row.bwUserUsPerQuery, 0)} sys ${fmt(row.bwSysUsPerQuery, 0)}) neo4j ${fmt(row.neo4jCpuUsPerQuery, 1)} loadgen ${fmt(row.loadgenCpuUsPerQuery, 1)}; cpu busy ${r.cpuBusyPct.map((x, i) => `cpu${i} ${x}%`).join(' ')}; errors ${r.errors}, wrong ${r.wrongAnswers}; other work ${row.otherCpuPct}%${r.firstError ? `; first error: ${r.firstError}` : ''}\n`,
-          );
+      const measure = async (client: Client, reps: number, into: ThroughputSection): Promise<void> => {
+        const who = client === 'driver' ? 'neo4j-driver' : 'the lean client';
+        heading(`${client === 'driver' ? '1' : '1b'}. throughput with ${who}: ${D.concurrency} queries in flight (${D.concurrency} connections), ${D.seconds} s per run after ${D.inRunWarmSec} s, ${reps} repetition(s), targets interleaved`);
+        for (const t of all) {
+          const w = await loadgen<ClosedResult>('closed', t.url, { seconds: D.targetWarmSec, warmupSec: 1, cpus: CPU.load, pids, out: work, client });
+          process.stdout.write(`   warm-up ${t.name}: ${w.qps} queries/s (discarded)\n`);
         }
-      }
-      summarizeThroughput();
+        for (let rep = 0; rep < reps; rep++) {
+          process.stdout.write(`\n-- repetition ${rep + 1}/${reps}\n`);
+          for (const t of rotate(all, rep)) {
+            const key = proxyKey(t);
+            const m = await measured(`${t.name} throughput (${client}) rep ${rep + 1}`, () =>
+              loadgen<ClosedResult>('closed', t.url, { seconds: D.seconds, warmupSec: D.inRunWarmSec, cpus: CPU.load, pids, out: work, client }),
+            );
+            const r = m.value;
+            const per = (ms: number): number => round((ms * 1000) / Math.max(1, r.queries), 1);
+            const pct = (ms: number): number => round(ms / 10 / r.windowSec, 0);
+            const row: ThroughputRun = {
+              target: t.name,
+              rep: rep + 1,
+              qps: r.qps,
+              queries: r.queries,
+              errors: r.errors,
+              wrongAnswers: r.wrongAnswers,
+              closedLatencyMs: r.latencyMs,
+              bwCpuUsPerQuery: key !== undefined ? per(r.cpuMs[key] ?? NaN) : NaN,
+              bwUserUsPerQuery: key !== undefined ? per(r.cpuSplitMs[key]?.user ?? NaN) : NaN,
+              bwSysUsPerQuery: key !== undefined ? per(r.cpuSplitMs[key]?.sys ?? NaN) : NaN,
+              neo4jCpuUsPerQuery: per(r.cpuMs[neoKey] ?? NaN),
+              loadgenCpuUsPerQuery: per(r.loadgenCpuMs),
+              bwCpuPct: key !== undefined ? pct(r.cpuMs[key] ?? NaN) : NaN,
+              neo4jCpuPct: pct(r.cpuMs[neoKey] ?? NaN),
+              loadgenCpuPct: pct(r.loadgenCpuMs),
+              cpuBusyPct: r.cpuBusyPct,
+              otherCpuPct: m.disturbance.otherCpuPct,
+              attempts: m.attempts,
+              ...(r.firstError ? { firstError: r.firstError } : {}),
+            };
+            into.runs.push(row);
+            process.stdout.write(
+              `   ${t.name}: ${row.qps} queries/s (closed-loop p50 ${fmt(r.latencyMs.p50)} p99 ${fmt(r.latencyMs.p99)} ms); CPU us/query: proxy ${fmt(row.bwCpuUsPerQuery, 1)} (user ${fmt(row.bwUserUsPerQuery, 0)} sys ${fmt(row.bwSysUsPerQuery, 0)}) neo4j ${fmt(row.neo4jCpuUsPerQuery, 1)} loadgen ${fmt(row.loadgenCpuUsPerQuery, 1)}; cpu busy ${r.cpuBusyPct.map((x, i) => `cpu${i} ${x}%`).join(' ')}; errors ${r.errors}, wrong ${r.wrongAnswers}; other work ${row.otherCpuPct}%${r.firstError ? `; first error: ${r.firstError}` : ''}\n`,
+            );
+          }
+        }
+        summarizeThroughput(into);
+      };
+      await measure('driver', D.reps, results.throughput);
+      if (!args['no-lean']) await measure('lean', D.leanReps, results.throughputLean);
     }
     results.rss['breakwater after load'] = memoryOf(bw.proc.pid);
     try {
@@ -947,10 +991,10 @@ async function main(): Promise<void> {
   }
 }
 
-function summarizeThroughput(): void {
+function summarizeThroughput(section: ThroughputSection): void {
   const out: ThroughputRow[] = [];
   for (const target of ['direct', 'breakwater', ...PEERS] as const) {
-    const runs = results.throughput.runs.filter((r) => r.target === target);
+    const runs = section.runs.filter((r) => r.target === target);
     if (runs.length === 0) continue;
     const ok = runs.filter((r) => r.queries > 0);
     const med = (f: (r: ThroughputRun) => number, d = 1): number => round(median(ok.map(f)), d);
@@ -973,50 +1017,63 @@ function summarizeThroughput(): void {
       errors: runs.reduce((a, r) => a + r.errors + r.wrongAnswers, 0),
     });
   }
-  results.throughput.summary = out;
+  section.summary = out;
 }
 
 function disturbed(otherCpuPct: number): string {
   return otherCpuPct > MAX_OTHER_CPU_PCT ? `, UNRELIABLE: other work took up to ${otherCpuPct}% of the CPUs` : '';
 }
 
-function computeRatios(): void {
+/** Ratios of one throughput section (keys prefixed with `prefix`) and its verdict on the target. */
+function throughputRatios(section: ThroughputSection, prefix: string, client: string): void {
   const v = results.verdicts;
-  const d = results.throughput.summary.find((r) => r.target === 'direct');
-  const b = results.throughput.summary.find((r) => r.target === 'breakwater');
-  if (d && b && d.qps > 0) {
-    const ratio = round(b.qps / d.qps, 2);
-    results.ratios['queries/s: breakwater/direct'] = ratio;
-    // paired: each repetition's breakwater run against the direct run next to it
-    const reps = [...new Set(results.throughput.runs.map((r) => r.rep))];
-    const paired = reps
-      .map((rep) => {
-        const x = results.throughput.runs.find((r) => r.rep === rep && r.target === 'breakwater');
-        const y = results.throughput.runs.find((r) => r.rep === rep && r.target === 'direct');
-        return x && y && y.qps > 0 ? x.qps / y.qps : NaN;
-      })
-      .filter(Number.isFinite);
-    if (paired.length) results.ratios['queries/s: breakwater/direct, median of the per-repetition ratios'] = round(median(paired), 2);
-    // From the CPU per query (much less disturbed by other work than queries/s): the ratio if the
-    // two cores were the bottleneck, and if the pinned layout's busier core were.
-    const dCost = d.neo4jCpuUsPerQuery + d.loadgenCpuUsPerQuery;
-    const bCost = b.neo4jCpuUsPerQuery + b.loadgenCpuUsPerQuery + b.bwCpuUsPerQuery;
-    if (Number.isFinite(dCost) && Number.isFinite(bCost) && bCost > 0) {
-      results.ratios['CPU-bound estimate, both cores: (neo4j + driver us/q direct) / (neo4j + driver + breakwater us/q)'] = round(dCost / bCost, 2);
-      const dCore = Math.max(d.neo4jCpuUsPerQuery, d.loadgenCpuUsPerQuery);
-      const bCore = Math.max(b.neo4jCpuUsPerQuery, b.loadgenCpuUsPerQuery + b.bwCpuUsPerQuery);
-      results.ratios['CPU-bound estimate, pinned layout: busier core direct / busier core breakwater'] = round(dCore / bCore, 2);
-    }
-    for (const peer of PEERS) {
-      const p = results.throughput.summary.find((r) => r.target === peer);
-      if (p === undefined || p.qps <= 0) continue;
-      results.ratios[`queries/s: ${peer}/direct`] = round(p.qps / d.qps, 2);
-      results.ratios[`queries/s: breakwater/${peer}`] = round(b.qps / p.qps, 2);
-      results.ratios[`proxy CPU per query: breakwater/${peer}`] = round(b.bwCpuUsPerQuery / p.bwCpuUsPerQuery, 2);
-    }
-    const other = Math.max(0, ...results.throughput.runs.map((r) => r.otherCpuPct));
-    v[`throughput: breakwater >= ${TARGETS.throughputVsDirect}x direct`] = `${ratio >= TARGETS.throughputVsDirect ? 'met' : 'MISSED'} (${ratio}x)${disturbed(other)}`;
+  const put = (k: string, x: number): void => {
+    results.ratios[prefix + k] = x;
+  };
+  const d = section.summary.find((r) => r.target === 'direct');
+  const b = section.summary.find((r) => r.target === 'breakwater');
+  if (!(d && b && d.qps > 0)) return;
+  const ratio = round(b.qps / d.qps, 2);
+  put('queries/s: breakwater/direct', ratio);
+  // paired: each repetition's breakwater run against the direct run next to it
+  const reps = [...new Set(section.runs.map((r) => r.rep))];
+  const paired = reps
+    .map((rep) => {
+      const x = section.runs.find((r) => r.rep === rep && r.target === 'breakwater');
+      const y = section.runs.find((r) => r.rep === rep && r.target === 'direct');
+      return x && y && y.qps > 0 ? x.qps / y.qps : NaN;
+    })
+    .filter(Number.isFinite);
+  if (paired.length) put('queries/s: breakwater/direct, median of the per-repetition ratios', round(median(paired), 2));
+  // From the CPU per query (much less disturbed by other work than queries/s): the ratio if the
+  // two cores were the bottleneck, and if the pinned layout's busier core were.
+  const dCost = d.neo4jCpuUsPerQuery + d.loadgenCpuUsPerQuery;
+  const bCost = b.neo4jCpuUsPerQuery + b.loadgenCpuUsPerQuery + b.bwCpuUsPerQuery;
+  if (Number.isFinite(dCost) && Number.isFinite(bCost) && bCost > 0) {
+    put('CPU-bound estimate, both cores: (neo4j + client us/q direct) / (neo4j + client + breakwater us/q)', round(dCost / bCost, 2));
+    const dCore = Math.max(d.neo4jCpuUsPerQuery, d.loadgenCpuUsPerQuery);
+    const bCore = Math.max(b.neo4jCpuUsPerQuery, b.loadgenCpuUsPerQuery + b.bwCpuUsPerQuery);
+    put('CPU-bound estimate, pinned layout: busier core direct / busier core breakwater', round(dCore / bCore, 2));
   }
+  for (const peer of PEERS) {
+    const p = section.summary.find((r) => r.target === peer);
+    if (p === undefined || p.qps <= 0) continue;
+    put(`queries/s: ${peer}/direct`, round(p.qps / d.qps, 2));
+    put(`queries/s: breakwater/${peer}`, round(b.qps / p.qps, 2));
+    put(`proxy CPU per query: breakwater/${peer}`, round(b.bwCpuUsPerQuery / p.bwCpuUsPerQuery, 2));
+  }
+  const other = Math.max(0, ...section.runs.map((r) => r.otherCpuPct));
+  const peersSay = PEERS.map((peer) => section.summary.find((r) => r.target === peer))
+    .filter((p): p is ThroughputRow => p !== undefined && p.qps > 0)
+    .map((p) => `${p.target} ${round(p.qps / d.qps, 2)}x`);
+  v[`throughput with ${client}: breakwater >= ${TARGETS.throughputVsDirect}x direct`] =
+    `${ratio >= TARGETS.throughputVsDirect ? 'met' : 'MISSED'} (${ratio}x${peersSay.length ? `; reference proxies: ${peersSay.join(', ')}` : ''})${disturbed(other)}`;
+}
+
+function computeRatios(): void {
+  throughputRatios(results.throughput, '', 'neo4j-driver');
+  throughputRatios(results.throughputLean, 'lean client: ', 'the lean client');
+  const v = results.verdicts;
   const l = results.latency;
   if (l?.addedMs && l.byTarget.breakwater && l.byTarget.direct) {
     const bad = l.byTarget.breakwater.errors + l.byTarget.breakwater.lost + l.byTarget.direct.errors + l.byTarget.direct.lost;
@@ -1073,7 +1130,7 @@ function report(): string {
   out.push(
     `load average at start ${(h.loadAverageAtStart as number[] | undefined)?.join(' ')}, at end ${(h.loadAverageAtEnd as number[] | undefined)?.join(' ')}; CPUs busy with other work before the start: ${h.otherCpuBusyPctAtStart}% (waited ${h.waitedForQuietSec} s for quiet); measured intervals repeated because other work disturbed them: ${guard.repeated} (threshold ${MAX_OTHER_CPU_PCT}% of the CPUs, at most ${MAX_ATTEMPTS} attempts)`,
   );
-  const others = [...results.throughput.runs.map((r) => r.otherCpuPct), ...Object.values(results.latency?.byTarget ?? {}).flatMap((t) => t?.otherCpuPct ?? [])];
+  const others = [...results.throughput.runs.map((r) => r.otherCpuPct), ...results.throughputLean.runs.map((r) => r.otherCpuPct), ...Object.values(results.latency?.byTarget ?? {}).flatMap((t) => t?.otherCpuPct ?? [])];
   const otherMedian = median(others);
   if (otherMedian > MAX_OTHER_CPU_PCT) {
     out.push(
@@ -1083,13 +1140,14 @@ function report(): string {
   out.push(
     `pinning: latency runs unpinned; throughput runs ${pinning.enabled ? `pinned: Neo4j on cpu ${CPU.neo4j}; load generator on cpu ${CPU.load}, breakwater (and each reference proxy) on cpu ${CPU.proxy} (with the generator, as a sidecar shares its application's CPU)` : 'unpinned (--no-pin)'}`,
   );
-  const s = results.throughput.summary;
-  if (s.length) {
+  const section = (title: string, sec: ThroughputSection, reps: number, generator: string): void => {
+    const s = sec.summary;
+    if (!s.length) return;
     const dq = s.find((r) => r.target === 'direct')?.qps ?? NaN;
-    out.push('', `1. Throughput — closed loop, ${D.concurrency} queries in flight (pool ${D.concurrency}), ${D.seconds} s per run, median of ${D.reps} interleaved repetition(s)`);
+    out.push('', `${title} — closed loop, ${D.concurrency} queries in flight (${D.concurrency} connections), ${D.seconds} s per run, median of ${reps} interleaved repetition(s)`);
     out.push(
       table(
-        ['target', 'queries/s', 'vs direct', 'p50 ms', 'p99 ms', 'proxy CPU', 'proxy us/q', 'user/sys', 'neo4j us/q', 'gen us/q', 'cpu busy', 'other CPU', ...(D.reps > 1 ? ['all repetitions queries/s'] : []), 'failed'],
+        ['target', 'queries/s', 'vs direct', 'p50 ms', 'p99 ms', 'proxy CPU', 'proxy us/q', 'user/sys', 'neo4j us/q', 'gen us/q', 'cpu busy', 'other CPU', ...(reps > 1 ? ['all repetitions queries/s'] : []), 'failed'],
         s.map((r) => [
           r.target,
           r.qps,
@@ -1103,13 +1161,18 @@ function report(): string {
           fmt(r.loadgenCpuUsPerQuery, 1),
           r.cpuBusyPct.map((x) => `${x}%`).join('/'),
           `${r.otherCpuPct}%`,
-          ...(D.reps > 1 ? [r.all.join(' / ')] : []),
+          ...(reps > 1 ? [r.all.join(' / ')] : []),
           r.errors,
         ]),
       ),
     );
+    out.push(`gen: the load generator, ${generator}`);
+  };
+  section('1. Throughput with neo4j-driver', results.throughput, D.reps, 'neo4j-driver 6, one session per query (an application)');
+  section('1b. Throughput with the lean client', results.throughputLean, D.leanReps, 'the lean client (test/bench/support/bolt-lean-client.ts: prebuilt RUN+PULL bytes, the RECORD compared as bytes; the role wrk and redis-benchmark play in the other benches)');
+  if (results.throughput.summary.length || results.throughputLean.summary.length) {
     out.push(
-      `haproxy: HAProxy mode tcp, one thread; tcp-pipe: a Node net.Socket pipe (test/bench/forwarders/tcp-pipe.ts) — reference proxies that relay Bolt's bytes without reading them, pinned like breakwater; proxy CPU: the proxy's CPU over the measured window, 100% = one core; proxy/neo4j/gen us/q: CPU time per query of the proxy (breakwater or a reference), of Neo4j (the JVM, all threads) and of the load generator (neo4j-driver) — /proc/<pid>/stat (user/sys: the proxy's split into user and kernel time, where the socket syscalls are), less sensitive to a noisy machine than queries/s; cpu busy: cpu0/cpu1 busy over the window (a core at ~100% is the bottleneck); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (median); p50/p99: closed-loop, from the generator (coordinated omission: orientation only); failed: errors + wrong answers`,
+      `haproxy: HAProxy mode tcp, one thread; tcp-pipe: a Node net.Socket pipe (test/bench/forwarders/tcp-pipe.ts) — reference proxies that relay Bolt's bytes without reading them, pinned like breakwater; proxy CPU: the proxy's CPU over the measured window, 100% = one core; proxy/neo4j/gen us/q: CPU time per query of the proxy (breakwater or a reference), of Neo4j (the JVM, all threads) and of the load generator — /proc/<pid>/stat (user/sys: the proxy's split into user and kernel time, where the socket syscalls are), less sensitive to a noisy machine than queries/s; cpu busy: cpu0/cpu1 busy over the window (a core at ~100% is the bottleneck); other CPU: CPU taken by processes the benchmark did not start, % of all CPUs (median); p50/p99: closed-loop, from the generator (coordinated omission: orientation only); failed: errors + wrong answers`,
     );
   }
   const l = results.latency;
@@ -1200,7 +1263,7 @@ function report(): string {
 }
 
 const exitCode = await runMain(main, results);
-if (results.throughput.runs.length > 0 && results.throughput.summary.length === 0) summarizeThroughput();
+for (const section of [results.throughput, results.throughputLean]) if (section.runs.length > 0 && section.summary.length === 0) summarizeThroughput(section);
 if (Object.keys(results.verdicts).length === 0) computeRatios();
 results.host.loadAverageAtEnd = os.loadavg().map((l) => round(l, 2));
 results.finishedAt = new Date().toISOString();
