@@ -219,8 +219,10 @@ export class BoltSession {
 
   // --- the handshake ---
 
-  /** Whatever goes wrong with one connection ends that connection, never the process. */
-  /** Runs fn (a method of this session, with arg): no closure per read on the data path. */
+  /**
+   * Whatever goes wrong with one connection ends that connection, never the process. fn is a
+   * method of this session called with arg: no closure per read on the data path.
+   */
   private guarded<A>(what: string, fn: (this: BoltSession, arg: A) => void, arg: A): void {
     try {
       fn.call(this, arg);
@@ -430,7 +432,7 @@ export class BoltSession {
     };
   }
 
-  /** Whether Neo4j's socket may read again into the buffer of its last read. */
+  /** Something keeps a view of Neo4j's last read (so its buffer is not read into again). */
   private readHeld = false;
 
   /**
