@@ -9,7 +9,7 @@
 //        [--profile] [--no-pin] [--no-peers] [--no-lean] [--lean-reps N] [--max-other-cpu PCT] [--max-attempts N] [--max-wait-quiet SEC]
 //   (npm run bench:neo4j -- --quick)
 //
-// The query, for both targets: `MATCH (u:User {id: $id}) RETURN u.name AS name` with a random id
+// The query, for every target: `MATCH (u:User {id: $id}) RETURN u.name AS name` with a random id
 // among 1000 seeded :User nodes (a uniqueness constraint on :User(id) gives the index lookup), one
 // row back; each query in its own session (`driver.session({ defaultAccessMode: READ })`, run,
 // close), as an application does. neo4j-driver 6.x with the same settings for both targets
@@ -19,16 +19,15 @@
 // Neo4j runs with the full JIT (C2) and is warmed up directly (plans cached, its hot code
 // compiled: with less, the first repetitions measure the JIT) in 15 s steps until queries/s
 // levels off (two flat steps in a row, at least 90 s, at most 240 s) before anything is
-// measured, and every target gets
-// an unmeasured warm-up run of its own.
+// measured, and every target gets an unmeasured warm-up run of its own.
 // Section 1 also measures two reference proxies that relay Bolt's bytes without reading them
 // (--no-peers leaves them out): HAProxy in mode tcp and a Node net.Socket pipe. They show what
 // relaying costs at all on this machine (the kernel's share is the same for every proxy), so
 // breakwater's ratio can be read against the best a proxy does, not only against no proxy.
 //
 // 1. Throughput, closed loop: --concurrency (default 16) queries in flight for --seconds (default
-//    10, after 2 unmeasured seconds in the same process), direct vs breakwater, --reps (default 5)
-//    repetitions, each starting with the other target, median kept. Also the CPU time per query
+//    10, after 2 unmeasured seconds in the same process), direct vs breakwater (vs the reference
+//    proxies), --reps (default 5) repetitions, the targets' order rotating, median kept. Also the CPU time per query
 //    of breakwater, of Neo4j (the JVM) and of the load generator from /proc/<pid>/stat over the
 //    measured window: CPU per query is much less disturbed by a noisy machine than queries/s.
 //    Pinned with taskset (--no-pin turns it off): Neo4j on cpu 1 alone; the load generator on
