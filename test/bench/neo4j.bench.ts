@@ -20,7 +20,7 @@
 // compiled: with less, the first repetitions measure the JIT) in 15 s steps until queries/s
 // levels off (two flat steps in a row, at least 90 s, at most 240 s) before anything is
 // measured, and every target gets an unmeasured warm-up run of its own.
-// Section 1 also measures two reference proxies that relay Bolt's bytes without reading them
+// Sections 1 and 1b also measure two reference proxies that relay Bolt's bytes without reading them
 // (--no-peers leaves them out): HAProxy in mode tcp and a Node net.Socket pipe. They show what
 // relaying costs at all on this machine (the kernel's share is the same for every proxy), so
 // breakwater's ratio can be read against the best a proxy does, not only against no proxy.
