@@ -8,17 +8,11 @@ import t from 'tap';
 import { withNeo4j, withRedis } from '../../services/index.js';
 import { BOLT, connectBolt, message, type BoltWire } from '../../support/bolt-wire.js';
 import type { PackMap } from '../../../src/proxy/bolt/packstream.js';
-import { boltSidecar, counts, sleep, TOKEN } from './helpers.js';
+import { boltSidecar, counts, sleep, TOKEN, loggedInWire, resumeOnTeardown } from './helpers.js';
 
 const neo = await withNeo4j(t);
 const redis = await withRedis(t);
-t.teardown(() => {
-  try {
-    neo.resume();
-  } catch {
-    // not running
-  }
-});
+resumeOnTeardown(t, neo);
 // First queries in a database are planned slowly on a cold server: warm both up directly.
 await neo.query('SHOW DATABASES YIELD name RETURN name ORDER BY name', {}, { database: 'system' });
 await neo.query('RETURN 1');
@@ -31,14 +25,7 @@ const side = await boltSidecar(t, neo, {
 });
 const status = async (): Promise<Record<string, any>> => (await side.bw.get('/status')).body.dependencies.neo4j;
 
-async function loggedIn(): Promise<BoltWire> {
-  const c = await connectBolt(side.port);
-  c.hello();
-  await c.success();
-  c.logon(neo.user, neo.password);
-  await c.success();
-  return c;
-}
+const loggedIn = (): Promise<BoltWire> => loggedInWire(side.port, neo);
 
 async function settle(): Promise<void> {
   await side.bw.waitFor(async () => (await status()).inFlight === 0, 'no call in flight', 5000);

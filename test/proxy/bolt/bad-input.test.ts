@@ -7,9 +7,9 @@ import net from 'node:net';
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import { withNeo4j } from '../../services/index.js';
-import { BOLT, connectBolt, message, type BoltWire } from '../../support/bolt-wire.js';
+import { BOLT, message, type BoltWire } from '../../support/bolt-wire.js';
 import type { PackMap } from '../../../src/proxy/bolt/packstream.js';
-import { boltSidecar, counts, driverFor } from './helpers.js';
+import { boltSidecar, counts, driverFor, loggedInWire } from './helpers.js';
 
 const neo = await withNeo4j(t);
 const side = await boltSidecar(t, neo, { maxMessageBytes: '64KiB' });
@@ -23,14 +23,7 @@ async function stillServes(t: Test, what: string): Promise<void> {
   t.equal(r.records[0]!.get('x'), 7, `still serving after ${what}`);
 }
 
-async function loggedIn(): Promise<BoltWire> {
-  const c = await connectBolt(side.port);
-  c.hello();
-  await c.success();
-  c.logon(neo.user, neo.password);
-  await c.success();
-  return c;
-}
+const loggedIn = (): Promise<BoltWire> => loggedInWire(side.port, neo);
 
 function rawSocket(bytes: Buffer): Promise<{ data: Buffer; closed: boolean }> {
   return new Promise((resolve) => {

@@ -7,17 +7,11 @@
 import t from 'tap';
 import neo4j from 'neo4j-driver';
 import { withNeo4j, withRedis } from '../../services/index.js';
-import { boltSidecar, breakerState, counts, driverFor, seedGraph, SUGGESTIONS } from './helpers.js';
+import { boltSidecar, breakerState, counts, driverFor, seedGraph, SUGGESTIONS, resumeOnTeardown } from './helpers.js';
 
 const neo = await withNeo4j(t);
 const redis = await withRedis(t);
-t.teardown(() => {
-  try {
-    neo.resume();
-  } catch {
-    // not running
-  }
-});
+resumeOnTeardown(t, neo);
 await seedGraph(neo);
 // Neo4j plans a query the first time it sees it, slower than the 1 s timeout here: warm it up directly.
 {

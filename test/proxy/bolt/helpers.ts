@@ -5,6 +5,7 @@ import neo4j, { type Driver } from 'neo4j-driver';
 import neo4j5 from 'neo4j-driver-5';
 import { freePort, type Neo4jServer } from '../../services/index.js';
 import { startBreakwater, type Breakwater, type TeardownHost } from '../../support/breakwater.js';
+import { connectBolt, type BoltWire } from '../../support/bolt-wire.js';
 
 export const TOKEN = 'bolt-test-token';
 
@@ -89,4 +90,25 @@ export async function breakerState(bw: Breakwater, dep = 'neo4j'): Promise<strin
 
 export async function counts(bw: Breakwater, dep = 'neo4j'): Promise<Record<string, number>> {
   return (await bw.get('/status')).body.dependencies[dep].counts as Record<string, number>;
+}
+
+/** A byte-level client on `port`, logged in as the test user (Bolt 5.1+: HELLO then LOGON). */
+export async function loggedInWire(port: number, neo: Neo4jServer): Promise<BoltWire> {
+  const c = await connectBolt(port);
+  c.hello();
+  await c.success();
+  c.logon(neo.user, neo.password);
+  await c.success();
+  return c;
+}
+
+/** A test that SIGSTOPs Neo4j leaves it running for the next one, even when it fails midway. */
+export function resumeOnTeardown(t: TeardownHost, neo: Neo4jServer): void {
+  t.teardown(() => {
+    try {
+      neo.resume();
+    } catch {
+      // not running
+    }
+  });
 }
