@@ -64,7 +64,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   if (cache) metrics.addCacheSource(() => cache.stats);
 
   for (const [name, dc] of Object.entries(config.dependencies)) {
-    const dep = new Dependency(name, dc, breakerFromConfig(dc.breaker), metrics.forDependency(name), log.child({ dependency: name }), config.log.fallbackSummaryInterval);
+    const dep = new Dependency(name, dc, breakerFromConfig(dc.breaker), metrics.forDependency(name, dc.required), log.child({ dependency: name }), config.log.fallbackSummaryInterval);
     dependencies.set(name, dep);
     switch (dc.protocol) {
       case 'clickhouse-http':

@@ -44,6 +44,9 @@ REQUIRED_DEBS=(
   # /usr/lib/postgresql/<version>/bin, off PATH; pg_ctlcluster (postgresql-common,
   # pulled in by postgresql) is on PATH and stands for them here
   "pg_ctlcluster:postgresql"
+  # Prometheus scraping a live sidecar, and promtool for the chart's alert rules (test/charts)
+  "prometheus:prometheus"
+  "promtool:prometheus"
 )
 
 have_binary() {
@@ -129,6 +132,7 @@ install_debs
 bash test/services/kafka-install.sh </dev/null >&2 || die "installing the Kafka jars failed (errors above): run bash test/services/kafka-install.sh"
 bash test/services/debezium-install.sh </dev/null >&2 || die "installing Kafka Connect + the Debezium PostgreSQL connector (Maven jars) failed (errors above): run bash test/services/debezium-install.sh"
 bash test/services/neo4j-install.sh </dev/null >&2 || die "installing Neo4j Community (Maven jars + initial password) failed (errors above): run bash test/services/neo4j-install.sh"
+bash test/charts/tools-install.sh </dev/null >&2 || die "installing helm, kubeconform, pss-check and the Kubernetes schemas for the chart tests failed (errors above): needs go, python3 -m pip and the Go module proxy and PyPI; run bash test/charts/tools-install.sh"
 bash test/services/rdkafka-install.sh </dev/null >&2 || die "installing confluent-kafka (librdkafka) for the Kafka proxy tests failed (errors above): needs python3 with venv (apt-get install python3-venv) and PyPI access; run bash test/services/rdkafka-install.sh"
 
 # --- 2. node_modules and the build -------------------------------------------

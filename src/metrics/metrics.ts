@@ -17,6 +17,8 @@ export interface CacheStatsView {
 export interface SpoolStatsView {
   records: number;
   bytes: number;
+  /** spool.maxBytes: the bound `bytes` counts against. */
+  maxBytes: number;
   oldestAppendedAt: number | null;
   appended: number;
   replayed: number;
@@ -100,6 +102,12 @@ export class Metrics {
     'gauge',
     () => this.spoolSamples((s) => s.bytes),
   );
+  readonly spoolMaxBytes = new CollectedFamily(
+    'breakwater_spool_max_bytes',
+    'spool.maxBytes: the bound breakwater_spool_depth_bytes counts against; full, new records are refused.',
+    'gauge',
+    () => this.spoolSamples((s) => s.maxBytes),
+  );
   readonly spoolOldestAge = new CollectedFamily(
     'breakwater_spool_oldest_record_age_seconds',
     'Age of the oldest record waiting in the spool; 0 when the spool is empty.',
@@ -172,6 +180,12 @@ export class Metrics {
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });
+  readonly required = new Gauge({
+    name: 'breakwater_dependency_required',
+    help: '1 when the dependency is required (its health gates /readyz), else 0.',
+    labelNames: ['dependency'] as const,
+    registers: [this.registry],
+  });
   readonly badRequests = new Counter({
     name: 'breakwater_bad_requests_total',
     help: 'Requests breakwater refused or could not finish because of the client: malformed protocol input, client disconnects mid-request, oversized messages.',
@@ -191,7 +205,7 @@ export class Metrics {
     this.registry.registerMetric(this.cacheLookups as never);
     this.registry.registerMetric(this.cacheStores as never);
     this.registry.registerMetric(this.cacheRedisErrors as never);
-    for (const f of [this.kafkaRequests, this.boltRequests, this.spoolDepth, this.spoolDepthBytes, this.spoolOldestAge, this.spoolAppended, this.spoolReplayed, this.spoolRejected]) {
+    for (const f of [this.kafkaRequests, this.boltRequests, this.spoolDepth, this.spoolDepthBytes, this.spoolMaxBytes, this.spoolOldestAge, this.spoolAppended, this.spoolReplayed, this.spoolRejected]) {
       this.registry.registerMetric(f as never);
     }
     // A 100ms event-loop-lag resolution: the default 10ms wakes an idle sidecar 100 times a second.
@@ -218,7 +232,8 @@ export class Metrics {
     this.commandSources.push({ dependency, samples });
   }
 
-  forDependency(name: string): DependencyMetrics {
+  forDependency(name: string, required = false): DependencyMetrics {
+    this.required.labels(name).set(required ? 1 : 0);
     const d = new DependencyMetrics(this, name);
     this.deps.push(d);
     return d;

@@ -102,3 +102,33 @@ dependencies:
   t.ok(bw.logs.some((l) => l.level === 'warn' && /breaker closed -> open/.test(String(l.msg))));
   t.equal(await bw.stop(), 0);
 });
+
+t.test('await-startup waits for the startup gate (the plain-container postStart hook)', async (t) => {
+  const bw = await startBreakwater(
+    t,
+    `admin: { listen: "{{ADMIN}}" }
+startup: { waitFor: [clickhouse], timeout: 2s, onTimeout: serve-unready }
+dependencies:
+  clickhouse:
+    protocol: clickhouse-http
+    listen: 127.0.0.1:${await freePort()}
+    upstream: http://127.0.0.1:${await freePort()}
+    required: true
+    health: { interval: 300ms }
+`,
+  );
+  const admin = bw.admin.replace('http://', '');
+  const early = run(['await-startup', '--admin', admin, '--timeout', '300ms']);
+  t.equal(early.status, 1, `gives up while the gate holds: ${early.stderr}`);
+  t.match(early.stderr, new RegExp(`the startup gate at http://${admin}/startupz did not pass within 300 ms; last answer: 503 `));
+  const t0 = Date.now();
+  const waited = run(['await-startup', '--admin', admin, '--timeout', '20s']);
+  t.equal(waited.status, 0, `returns once the gate passed: ${waited.stderr}`);
+  t.equal((await bw.get('/startupz')).status, 200, 'the gate has passed');
+  t.comment(`await-startup returned after ${Date.now() - t0} ms`);
+  const nobody = run(['await-startup', '--admin', `127.0.0.1:${await freePort()}`, '--timeout', '200ms']);
+  t.equal(nobody.status, 1);
+  t.match(nobody.stderr, /last answer: connect ECONNREFUSED/);
+  t.equal(run(['await-startup', '--timeout', 'soon']).status, 2, 'a bad duration is a usage error');
+  t.equal(await bw.stop(), 0);
+});

@@ -13,6 +13,7 @@ import { startRedis, type RedisServer, type StartRedisOptions } from './redis.js
 import { startPostgres, type PostgresServer, type StartPostgresOptions } from './postgres.js';
 import { startDebezium, type DebeziumServer, type StartDebeziumOptions } from './debezium.js';
 import { startNeo4j, type Neo4jServer, type StartNeo4jOptions } from './neo4j.js';
+import { startPrometheus, type PrometheusServer, type StartPrometheusOptions } from './prometheus.js';
 
 export { freePort, freePorts, isPortFree } from './ports.js';
 export { ManagedProcess, ServiceError, findBinary, makeTempDir, poll, tailFile } from './process.js';
@@ -31,6 +32,8 @@ export type { ConnectorStatus, DebeziumServer, StartDebeziumOptions } from './de
 export type { KcatOptions, KcatResult } from './kcat.js';
 export { startNeo4j, neo4jHome, neo4jHttpQuery, NEO4J_VERSION, NEO4J_USER, NEO4J_PASSWORD } from './neo4j.js';
 export type { Neo4jHttpError, Neo4jQueryOptions, Neo4jServer, StartNeo4jOptions } from './neo4j.js';
+export { startPrometheus } from './prometheus.js';
+export type { PrometheusServer, StartPrometheusOptions } from './prometheus.js';
 
 /** Anything with tap's t.teardown(fn): a tap Test. */
 export interface TeardownHost {
@@ -82,6 +85,13 @@ export async function withDebezium(t: TeardownHost, opts: StartDebeziumOptions):
 /** Starts a Neo4j Community server (Bolt + HTTP, auth neo4j/NEO4J_PASSWORD) for this test and registers t.teardown(stop). */
 export async function withNeo4j(t: TeardownHost, opts?: StartNeo4jOptions): Promise<Neo4jServer> {
   const server = await startNeo4j(opts);
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/** Starts a Prometheus server scraping opts.targets for this test and registers t.teardown(stop). */
+export async function withPrometheus(t: TeardownHost, opts: StartPrometheusOptions): Promise<PrometheusServer> {
+  const server = await startPrometheus(opts);
   t.teardown(() => server.stop());
   return server;
 }

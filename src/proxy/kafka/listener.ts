@@ -69,6 +69,7 @@ export class KafkaListener implements ConnectionHost {
         return {
           records: d?.records ?? 0,
           bytes: d?.bytes ?? 0,
+          maxBytes: spoolConfig.maxBytes,
           oldestAppendedAt: d?.oldestAppendedAt ?? null,
           appended: this.stats.appended,
           replayed: this.stats.replayed,
