@@ -125,6 +125,9 @@ cdc:
   );
   t.ok(pending.length >= 2, `alerts pending on the live series: ${pending.join(', ')}`);
   t.equal(await value(prom, 'breakwater_ready'), 0, 'not ready');
+  t.equal(await value(prom, 'breakwater_dependency_required{dependency="clickhouse"}'), 1, 'clickhouse is required');
+  t.equal(await value(prom, 'breakwater_dependency_required{dependency="kafka"}'), 0, 'kafka is not');
+  t.equal(await value(prom, 'breakwater_spool_max_bytes{dependency="kafka"}'), 64 * 1024 * 1024, "the spool's bound");
 
   // The names: every breakwater_* metric in the alerts and the dashboard is exported by this breakwater.
   const text = await (await fetch(`${bw.admin}/metrics`)).text();
