@@ -4,27 +4,12 @@
 import t from 'tap';
 import { stringify } from 'yaml';
 import { rm } from 'node:fs/promises';
-import { freePort, makeTempDir, withClickHouse } from '../services/index.js';
+import { freePort, makeTempDir, poll, withClickHouse } from '../services/index.js';
 import { withPrometheus, type PrometheusServer } from '../services/index.js';
 import { startBreakwater } from '../support/breakwater.js';
 import { findDoc, renderExampleApp } from './tools.js';
 
 type Obj = Record<string, any>;
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function value(prom: PrometheusServer, promql: string): Promise<number | undefined> {
   const r = await prom.query(promql);
@@ -93,36 +78,32 @@ cdc:
   const admin = bw.admin.replace('http://', '');
   const prom = await withPrometheus(t, { targets: [admin], rules: [stringify({ groups: rule.spec.groups })] });
 
-  await eventually('Prometheus to scrape breakwater', () => value(prom, `up{instance="${admin}"} == 1`), 30_000);
-  t.equal(await eventually('a closed breaker in Prometheus', () => value(prom, 'breakwater_breaker_state{dependency="clickhouse",state="closed"} == 1'), 30_000), 1, 'closed before the fault');
+  await poll('Prometheus to scrape breakwater', 30_000, () => value(prom, `up{instance="${admin}"} == 1`));
+  t.equal(await poll('a closed breaker in Prometheus', 30_000, () => value(prom, 'breakwater_breaker_state{dependency="clickhouse",state="closed"} == 1')), 1, 'closed before the fault');
   const rules = (await prom.api('/api/v1/rules')) as { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> };
   const loaded = rules.groups.flatMap((g) => g.rules);
   t.equal(loaded.length, rule.spec.groups.flatMap((g: Obj) => g.rules).length, 'Prometheus loaded every alert rule');
-  await eventually('every rule evaluated', async () => {
+  await poll('every rule evaluated', 30_000, async () => {
     const r = ((await prom.api('/api/v1/rules')) as typeof rules).groups.flatMap((g) => g.rules);
     return r.every((x) => x.health === 'ok') ? true : undefined;
-  }, 30_000);
+  });
 
   // The fault: ClickHouse stops answering; the app's queries time out, health checks fail.
   ch.pause();
   t.teardown(() => ch.resume());
   for (let i = 0; i < 3; i++) await fetch(`http://127.0.0.1:${listen}/?query=SELECT%201`).then((r) => r.arrayBuffer(), () => undefined);
   t.equal(
-    await eventually('breakwater_breaker_state{dependency="clickhouse",state="open"} = 1 in Prometheus', () => value(prom, 'breakwater_breaker_state{dependency="clickhouse",state="open"} == 1'), 30_000),
+    await poll('breakwater_breaker_state{dependency="clickhouse",state="open"} = 1 in Prometheus', 30_000, () => value(prom, 'breakwater_breaker_state{dependency="clickhouse",state="open"} == 1')),
     1,
     'Prometheus query API: breakwater_breaker_state{dependency="clickhouse",state="open"} is 1',
   );
   t.equal(await value(prom, 'breakwater_breaker_state{dependency="clickhouse",state="closed"}'), 0, 'and closed is 0');
-  t.equal(await eventually('unhealthy in Prometheus', () => value(prom, 'breakwater_dependency_healthy{dependency="clickhouse"} == 0'), 30_000), 0, 'health 0');
-  const pending = await eventually(
-    'the breaker-open and required-dependency alerts to be pending',
-    async () => {
-      const a = await prom.query('ALERTS{dependency="clickhouse"}');
-      const names = a.map((x) => `${x.metric.alertname}:${x.metric.alertstate}`).sort();
-      return names.includes('BreakwaterBreakerOpen:pending') && names.includes('BreakwaterRequiredDependencyUnhealthy:pending') ? names : undefined;
-    },
-    30_000,
-  );
+  t.equal(await poll('unhealthy in Prometheus', 30_000, () => value(prom, 'breakwater_dependency_healthy{dependency="clickhouse"} == 0')), 0, 'health 0');
+  const pending = await poll('the breaker-open and required-dependency alerts to be pending', 30_000, async () => {
+    const a = await prom.query('ALERTS{dependency="clickhouse"}');
+    const names = a.map((x) => `${x.metric.alertname}:${x.metric.alertstate}`).sort();
+    return names.includes('BreakwaterBreakerOpen:pending') && names.includes('BreakwaterRequiredDependencyUnhealthy:pending') ? names : undefined;
+  });
   t.ok(pending.length >= 2, `alerts pending on the live series: ${pending.join(', ')}`);
   t.equal(await value(prom, 'breakwater_ready'), 0, 'not ready');
   t.equal(await value(prom, 'breakwater_dependency_required{dependency="clickhouse"}'), 1, 'clickhouse is required');
