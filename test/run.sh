@@ -47,9 +47,12 @@ REQUIRED_DEBS=(
   # Prometheus scraping a live sidecar, and promtool for the chart's alert rules (test/charts)
   "prometheus:prometheus"
   "promtool:prometheus"
+  # a file, not a binary: the font the benchmark report's charts are drawn with (test/bench-report)
+  "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core"
 )
 
 have_binary() {
+  case $1 in /*) [ -e "$1" ]; return ;; esac
   command -v "$1" >/dev/null 2>&1 && return 0
   local d
   for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do

@@ -107,6 +107,51 @@ export function startNginxProxy(nginx: string, name: string, dir: string, upstre
 }
 
 /**
+ * nginx as a caching reverse proxy set up to ride out a hung upstream as well as nginx can:
+ * answers cached for 1 s (micro-caching) and refreshed in the background, a stale answer served
+ * while refreshing and when the upstream errs or times out (proxy_cache_use_stale), the
+ * upstream given up after 1 s, and max_fails/fail_timeout on the server (which nginx ignores
+ * when a group has a single server, as here: there is no other server to fail over to).
+ * X-Cache-Status says whether an answer was fresh (MISS, EXPIRED, HIT) or not (STALE, UPDATING).
+ */
+export function startNginxStaleCache(nginx: string, dir: string, upstreamPort: number, readyPath: string): Promise<Server> {
+  fs.mkdirSync(path.join(dir, 'cache'), { recursive: true, mode: 0o777 });
+  return startNginx(
+    nginx,
+    'nginx-stale-cache',
+    dir,
+    (port) => `  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=ch:10m max_size=100m inactive=10m use_temp_path=off;
+  upstream up {
+    server 127.0.0.1:${upstreamPort} max_fails=1 fail_timeout=10s;
+    keepalive 64;
+    keepalive_requests ${KEEPALIVE_REQUESTS};
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_connect_timeout 1s;
+      proxy_send_timeout 1s;
+      proxy_read_timeout 1s;
+      proxy_next_upstream error timeout;
+      proxy_cache ch;
+      proxy_cache_key $request_uri;
+      proxy_cache_valid 200 1s;
+      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
+      proxy_cache_background_update on;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 1s;
+      add_header X-Cache-Status $upstream_cache_status always;
+    }
+  }`,
+    readyPath,
+    undefined,
+  );
+}
+
+/**
  * HAProxy 2.x, one thread. `http`: mode http with server-side connection reuse always, ready when
  * readyPath answers 200. `tcp`: mode tcp (bytes relayed, one upstream connection per client
  * connection, nothing parsed), ready when it accepts a connection.

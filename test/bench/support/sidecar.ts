@@ -29,6 +29,8 @@ export interface SidecarOptions {
   healthPath: string;
   cpus?: string;
   nodeArgs?: string[];
+  /** The whole config instead of sidecarConfig's, given the admin and listen addresses. */
+  config?: (addresses: { admin: string; listen: string }) => string;
 }
 
 /** The config: one clickhouse-http dependency, health checks on, logs at warn. */
@@ -63,9 +65,10 @@ export async function startSidecar(o: SidecarOptions): Promise<SidecarRun> {
   const admin = `http://127.0.0.1:${adminPort}`;
   const origin = `http://127.0.0.1:${port}`;
   const configFile = path.join(o.dir, 'breakwater.yaml');
+  const addresses = { admin: `127.0.0.1:${adminPort}`, listen: `127.0.0.1:${port}` };
   fs.writeFileSync(
     configFile,
-    sidecarConfig({ admin: `127.0.0.1:${adminPort}`, listen: `127.0.0.1:${port}`, dependency: o.dependency, upstream: o.upstream, healthPath: o.healthPath }),
+    o.config ? o.config(addresses) : sidecarConfig({ ...addresses, dependency: o.dependency, upstream: o.upstream, healthPath: o.healthPath }),
   );
   const proc = startProcess(o.name, [process.execPath, ...(o.nodeArgs ?? []), CLI, 'start', '--config', configFile], {
     cpus: o.cpus,
