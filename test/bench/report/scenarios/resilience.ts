@@ -43,7 +43,8 @@ function extract(json: unknown): Extract {
   // one band per distinct hang window; named by target only when the targets' windows differ
   const windows = new Map<string, { start: number; end: number; targets: string[] }>();
   for (const x of list) {
-    const key = `${x.hang.startSec}-${x.hang.endSec}`;
+    // windows within half a second of each other are the same hang as drawn (one band, one label)
+    const key = `${Math.round(x.hang.startSec * 2) / 2}-${Math.round(x.hang.endSec * 2) / 2}`;
     const w = windows.get(key) ?? { start: x.hang.startSec, end: x.hang.endSec, targets: [] };
     w.targets.push(x.target);
     windows.set(key, w);
@@ -81,7 +82,7 @@ function extract(json: unknown): Extract {
     ? [
         {
           caption: `During the hang (${s ? `${s.hangSec} s at ${num(s.rate)} req/s` : '?'}), and the recovery after SIGCONT`,
-          header: ['target', 'p99 before', `2xx within ${within}`, '2xx', 'by a fallback / stale', 'p99', 'requests', 'reached ClickHouse', 'recovery after SIGCONT', 'status codes (whole run)'],
+          header: ['target', 'p99 before', `2xx within ${within}`, '2xx', 'not fresh (cached, stale, empty)', 'p99', 'requests', 'reached ClickHouse', 'recovery after SIGCONT', 'status codes (whole run)'],
           rows: list.map((x) => [
             x.target,
             ms(x.steady?.p99Ms, 1),
