@@ -6,11 +6,12 @@
 //        [--profile | --no-profile] [--no-pin] [--no-haproxy]
 //
 // 1. Added latency: `GET /?query=SELECT%201` against a real ClickHouse at a fixed rate,
-//    open loop (vegeta), direct vs through breakwater, interleaved rounds, merged.
+//    open loop (vegeta), direct vs through breakwater (nginx and HAProxy for reference),
+//    interleaved rounds, merged.
 // 2. Saturation, closed loop (wrk -t1 -c32): a 1 KiB file from nginx, direct vs breakwater vs
 //    nginx / HAProxy as keep-alive reverse proxies vs http-proxy and a naive undici forwarder
 //    vs a plain TCP pipe (the floor for any Node proxy); and `SELECT 1` to ClickHouse direct vs
-//    breakwater vs nginx. Each row also reports the CPU time per request of the server under test.
+//    breakwater vs nginx vs HAProxy. Each row also reports the CPU time per request of the server under test.
 // 3. RSS of the breakwater processes at idle and after the saturation runs.
 // 4. The breaker microbenchmark (dist/test/bench/breaker.bench.js 1).
 // With --profile (or automatically when a target is missed) breakwater runs once more under
@@ -120,7 +121,7 @@ interface Results {
     direct: VegetaReport;
     breakwater: VegetaReport;
     /** other work on the machine per round, % of all CPUs */
-    otherCpuPct: { direct: number[]; breakwater: number[]; nginx: number[] };
+    otherCpuPct: { direct: number[]; breakwater: number[]; nginx: number[]; haproxy?: number[] };
     /** breakwater's CPU time per request at this rate */
     breakwaterCpuUsPerReq: number;
     /** breakwater minus direct */
@@ -129,6 +130,9 @@ interface Results {
     nginx: VegetaReport;
     nginxAddedMs: LatencyDelta;
     nginxCpuUsPerReq: number;
+    /** the same through HAProxy (mode http), for reference, when it is installed */
+    haproxy?: VegetaReport;
+    haproxyAddedMs?: LatencyDelta;
   };
   saturation: { static: SaturationRow[]; clickhouse: SaturationRow[] };
   ratios: Record<string, number>;
@@ -278,25 +282,33 @@ async function main(): Promise<void> {
     process.stdout.write(`bench: idle RSS ${JSON.stringify(results.rss)}\n`);
 
     // 1. Added latency, open loop
-    heading(`1. added latency: SELECT 1 at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target (direct, breakwater, nginx for reference), interleaved`);
+    heading(`1. added latency: SELECT 1 at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target (direct, breakwater, nginx and HAProxy for reference), interleaved`);
     const vegeta = new Vegeta(vegetaBin, work);
     const select1 = '/?query=SELECT%201';
-    const lat = { direct: [] as string[], breakwater: [] as string[], nginx: [] as string[] };
-    const latOther = { direct: [] as number[], breakwater: [] as number[], nginx: [] as number[] };
+    const lat = { direct: [] as string[], breakwater: [] as string[], nginx: [] as string[], haproxy: [] as string[] };
+    const latOther = { direct: [] as number[], breakwater: [] as number[], nginx: [] as number[], haproxy: [] as number[] };
     const bwCpuMs: number[] = [];
     const nginxCpuMs: number[] = [];
     // nginx as a reference: what any proxy hop costs on this machine at this rate
     const nginxProxyCh = await startNginxProxy(nginxBin, 'nginx-proxy-clickhouse', path.join(work, 'nginx-proxy-ch'), clickhouse.httpPort, '/ping', undefined);
-    const targets = { direct: clickhouse.url + select1, breakwater: bwClickHouse.origin + select1, nginx: nginxProxyCh.origin + select1 };
+    const haproxyCh = haproxyBin
+      ? await startHaproxy(haproxyBin, path.join(work, 'haproxy-ch'), clickhouse.httpPort, { http: '/ping' }, undefined).catch((err: Error) => {
+          process.stdout.write(`bench: HAProxy in front of ClickHouse did not start, leaving it out: ${err.message}\n`);
+          return undefined;
+        })
+      : undefined;
+    const targets: Record<string, string> = { direct: clickhouse.url + select1, breakwater: bwClickHouse.origin + select1, nginx: nginxProxyCh.origin + select1 };
+    if (haproxyCh) targets.haproxy = haproxyCh.origin + select1;
+    const latencyTargets = Object.keys(targets) as Array<keyof typeof lat>;
     for (const [name, url] of Object.entries(targets)) {
       await vegeta.attack(`warm-${name}`, url, { rate: D.rate, seconds: D.latencyWarmSec });
     }
     for (let i = 0; i < D.latencyRounds; i++) {
-      for (const name of ['direct', 'breakwater', 'nginx'] as const) {
+      for (const name of latencyTargets) {
         const m = await measured(`${name} vegeta round ${i + 1}`, async () => {
           const bw0 = cpuMsOfGroup(bwClickHouse.proc.pid);
           const ngx0 = cpuMsOfGroup(nginxProxyCh.proc.pid);
-          const file = await vegeta.attack(name, targets[name], { rate: D.rate, seconds: D.latencyRoundSec });
+          const file = await vegeta.attack(name, targets[name]!, { rate: D.rate, seconds: D.latencyRoundSec });
           return { file, bwCpuMs: cpuMsOfGroup(bwClickHouse.proc.pid) - bw0, nginxCpuMs: cpuMsOfGroup(nginxProxyCh.proc.pid) - ngx0 };
         });
         process.stdout.write(`   other work during the round: ${m.disturbance.otherCpuPct}% of the CPUs\n`);
@@ -309,6 +321,7 @@ async function main(): Promise<void> {
     const direct = await vegeta.report(lat.direct);
     const viaBw = await vegeta.report(lat.breakwater);
     const viaNginx = await vegeta.report(lat.nginx);
+    const viaHaproxy = haproxyCh ? await vegeta.report(lat.haproxy) : undefined;
     const added = (r: VegetaReport): LatencyDelta => ({
       p50: round(r.latencyMs.p50 - direct.latencyMs.p50, 3),
       p90: round(r.latencyMs.p90 - direct.latencyMs.p90, 3),
@@ -325,6 +338,7 @@ async function main(): Promise<void> {
       nginxCpuUsPerReq: round((sum(nginxCpuMs) * 1000) / Math.max(1, viaNginx.requests), 1),
       addedMs: added(viaBw),
       nginxAddedMs: added(viaNginx),
+      ...(viaHaproxy ? { haproxy: viaHaproxy, haproxyAddedMs: added(viaHaproxy) } : {}),
     };
 
     // 2. Saturation, closed loop. From here on the processes are pinned (see the top of the file).
@@ -335,6 +349,7 @@ async function main(): Promise<void> {
     await pinGroup(bwStatic.proc.pid, CPU.proxy);
     const nginxProxyStatic = await startNginxProxy(nginxBin, 'nginx-proxy-static', path.join(work, 'nginx-proxy-static'), upstream.port, STATIC_PATH, CPU.proxy);
     await pinGroup(nginxProxyCh.proc.pid, CPU.proxy);
+    if (haproxyCh) await pinGroup(haproxyCh.proc.pid, CPU.proxy);
     const haproxy = haproxyBin
       ? await startHaproxy(haproxyBin, path.join(work, 'haproxy'), upstream.port, { http: STATIC_PATH }, CPU.proxy).catch((err: Error) => {
           process.stdout.write(`bench: HAProxy did not start, leaving it out: ${err.message}\n`);
@@ -368,6 +383,9 @@ async function main(): Promise<void> {
       { target: 'direct', what: 'ClickHouse HTTP, no proxy', url: clickhouse.url + select1, cpus: CPU.directLoad, cpuMs: () => cpuMsOfPid(chPid) },
       { target: 'breakwater', what: 'clickhouse-http listener -> ClickHouse', url: bwClickHouse.origin + select1, cpus: CPU.load, cpuMs: group(bwClickHouse.proc.pid) },
       { target: 'nginx', what: 'nginx reverse proxy, keepalive 64', url: nginxProxyCh.origin + select1, cpus: CPU.load, cpuMs: group(nginxProxyCh.proc.pid) },
+      ...(haproxyCh
+        ? [{ target: 'haproxy', what: 'HAProxy mode http, nbthread 1, http-reuse always', url: haproxyCh.origin + select1, cpus: CPU.load, cpuMs: group(haproxyCh.proc.pid) }]
+        : []),
     ];
     for (let r = 0; r < D.saturationRounds; r++) {
       for (const t of chTargets) await saturate(wrk, t, results.saturation.clickhouse, r);
@@ -507,7 +525,7 @@ function report(): string {
     const { direct, breakwater, nginx, addedMs, nginxAddedMs } = results.latency;
     out.push('', `1. Added latency — GET /?query=SELECT%201 to ClickHouse, ${D.rate} req/s open loop (vegeta ${VEGETA_VERSION}), ${D.latencyRounds}x${D.latencyRoundSec} s per target after a ${D.latencyWarmSec} s warm-up, interleaved, merged; unpinned`);
     const other = results.latency.otherCpuPct;
-    const row = (name: 'direct' | 'breakwater' | 'nginx (reference)', r: VegetaReport): (string | number)[] => [
+    const row = (name: 'direct' | 'breakwater' | 'nginx (reference)' | 'haproxy (reference)', r: VegetaReport): (string | number)[] => [
       name,
       r.requests,
       `${round(r.success * 100, 2)}%`,
@@ -516,7 +534,7 @@ function report(): string {
       ms(r.latencyMs.p99),
       ms(r.latencyMs.p999),
       ms(r.latencyMs.max),
-      other[name === 'nginx (reference)' ? 'nginx' : name].map((x) => `${x}%`).join(' '),
+      (other[name === 'nginx (reference)' ? 'nginx' : name === 'haproxy (reference)' ? 'haproxy' : name] ?? []).map((x) => `${x}%`).join(' '),
     ];
     out.push(
       table(
@@ -527,6 +545,12 @@ function report(): string {
           row('nginx (reference)', nginx),
           ['added by breakwater', '', '', ms(addedMs.p50), ms(addedMs.p90), ms(addedMs.p99), ms(addedMs.p999), ms(breakwater.latencyMs.max - direct.latencyMs.max), ''],
           ['added by nginx', '', '', ms(nginxAddedMs.p50), ms(nginxAddedMs.p90), ms(nginxAddedMs.p99), ms(nginxAddedMs.p999), ms(nginx.latencyMs.max - direct.latencyMs.max), ''],
+          ...(results.latency.haproxy && results.latency.haproxyAddedMs
+            ? [
+                row('haproxy (reference)', results.latency.haproxy),
+                ['added by HAProxy', '', '', ms(results.latency.haproxyAddedMs.p50), ms(results.latency.haproxyAddedMs.p90), ms(results.latency.haproxyAddedMs.p99), ms(results.latency.haproxyAddedMs.p999), ms(results.latency.haproxy.latencyMs.max - direct.latencyMs.max), ''],
+              ]
+            : []),
         ],
       ),
     );
