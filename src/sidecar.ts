@@ -14,9 +14,9 @@ import { KafkaListener } from './proxy/kafka/listener.js';
 import { Neo4jHttpListener } from './proxy/neo4j-http/listener.js';
 import { RedisListener } from './proxy/redis/listener.js';
 import { CommandCounters } from './proxy/redis/metrics.js';
-import { CdcConsumer } from './cdc/consumer.js';
+import type { CdcConsumer } from './cdc/consumer.js';
 import { StartupGate, type StartupCondition } from './startup/gate.js';
-import { ResponseCache } from './store/response-cache.js';
+import type { ResponseCache } from './store/response-cache.js';
 
 export interface SidecarOptions {
   log?: Logger;
@@ -48,8 +48,9 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   const listeners: Listener[] = [];
   // One response cache for the sidecar, created only when a rule uses it.
   const usesCache = Object.values(config.dependencies).some((d) => 'fallback' in d && d.fallback.some((r) => (r.use as readonly string[]).includes('cache')));
-  const cache = usesCache
-    ? new ResponseCache(
+  // Its module (and ioredis, ~9 MB of RSS) is loaded only then.
+  const cache: ResponseCache | undefined = usesCache
+    ? new (await import('./store/response-cache.js')).ResponseCache(
         {
           redisUrl: config.cache.redis,
           ttlMs: config.cache.ttl,
@@ -90,7 +91,10 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   }
 
   // The CDC consumer is not optional: declared topics mean it runs, and startup waits for it.
-  const cdc = config.cdc && new CdcConsumer(config.cdc, dependencies.get(config.cdc.clickhouse)!, metrics.registry, log.child({ component: 'cdc' }));
+  // Loaded only when configured: kafkajs and the ClickHouse client are ~10 MB of a sidecar's RSS.
+  const cdc: CdcConsumer | undefined = config.cdc
+    ? new (await import('./cdc/consumer.js')).CdcConsumer(config.cdc, dependencies.get(config.cdc.clickhouse)!, metrics.registry, log.child({ component: 'cdc' }))
+    : undefined;
   const conditions: StartupCondition[] = cdc ? [{ name: 'cdc', notReadyReason: () => cdc.notRunningReason() }] : [];
 
   const gate = new StartupGate(config.startup, dependencies, log, conditions);
