@@ -48,7 +48,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   const listeners: Listener[] = [];
   // One response cache for the sidecar, created only when a rule uses it.
   const usesCache = Object.values(config.dependencies).some((d) => 'fallback' in d && d.fallback.some((r) => (r.use as readonly string[]).includes('cache')));
-  // Its module (and ioredis, ~9 MB of RSS) is loaded only then.
+  // Its module (and ioredis: about 10 MB of RSS) is loaded only then.
   const cache: ResponseCache | undefined = usesCache
     ? new (await import('./store/response-cache.js')).ResponseCache(
         {
@@ -91,7 +91,7 @@ export async function startSidecar(loaded: LoadedConfig, opts: SidecarOptions = 
   }
 
   // The CDC consumer is not optional: declared topics mean it runs, and startup waits for it.
-  // Loaded only when configured: kafkajs and the ClickHouse client are ~10 MB of a sidecar's RSS.
+  // Loaded only when configured: kafkajs and the ClickHouse client are about 5 MB of RSS.
   const cdc: CdcConsumer | undefined = config.cdc
     ? new (await import('./cdc/consumer.js')).CdcConsumer(config.cdc, dependencies.get(config.cdc.clickhouse)!, metrics.registry, log.child({ component: 'cdc' }))
     : undefined;
