@@ -49,6 +49,7 @@ t.test('a report from every fixture', async (t) => {
   t.match(md, /^# breakwater benchmark report/);
   t.match(md, /Machine: test machine, 2 cores\./);
   t.match(md, /\| http \| 2026-11-27 10:00 \| 5 min \| abc1234 \|/, 'when each scenario ran');
+  t.match(md, /## Memory[\s\S]*\| http \| breakwater-clickhouse idle \| 70\.1 \| 70\.4 \|[\s\S]*\| cdc \| CDC consumer while writing \| 273\.1 \| - \|/, 'one memory table across the scenarios');
 
   const rows = targetRows(md);
   const expect: [string, RegExp, string][] = [

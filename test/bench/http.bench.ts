@@ -12,6 +12,7 @@
 //    nginx / HAProxy as keep-alive reverse proxies vs http-proxy and a naive undici forwarder
 //    vs a plain TCP pipe (the floor for any Node proxy); and `SELECT 1` to ClickHouse direct vs
 //    breakwater vs nginx vs HAProxy. Each row also reports the CPU time per request of the server under test.
+//    2c. The 1 KiB file at the fixed rate of (1), open loop, direct vs breakwater vs nginx vs HAProxy.
 // 3. RSS of the breakwater processes at idle and after the saturation runs.
 // 4. The breaker microbenchmark (dist/test/bench/breaker.bench.js 1).
 // With --profile (or automatically when a target is missed) breakwater runs once more under
@@ -135,6 +136,8 @@ interface Results {
     haproxyAddedMs?: LatencyDelta;
   };
   saturation: { static: SaturationRow[]; clickhouse: SaturationRow[] };
+  /** 2c. the 1 KiB file at the fixed rate, open loop, per target; added = target minus direct */
+  staticLatency?: { byTarget: Record<string, VegetaReport>; addedMs: Record<string, LatencyDelta> };
   ratios: Record<string, number>;
   /** rssMiB: VmRSS at the end of the moment (for idle: the median of samples every 0.5 s); hwmMiB: VmHWM (peak) */
   rss: Record<string, { rssMiB: number; hwmMiB: number; minMiB?: number; maxMiB?: number; samples?: number }>;
@@ -173,6 +176,16 @@ async function hostInfo(tools: { wrk: string; nginx: string; haproxy: string | u
     nginx: await versionOf([tools.nginx, '-v']),
     haproxy: tools.haproxy ? await versionOf([tools.haproxy, '-v']) : 'not installed',
     vegeta: VEGETA_VERSION,
+  };
+}
+
+/** A target's percentiles minus direct's. */
+function latencyDelta(r: VegetaReport, direct: VegetaReport): LatencyDelta {
+  return {
+    p50: round(r.latencyMs.p50 - direct.latencyMs.p50, 3),
+    p90: round(r.latencyMs.p90 - direct.latencyMs.p90, 3),
+    p99: round(r.latencyMs.p99 - direct.latencyMs.p99, 3),
+    p999: r.latencyMs.p999 !== null && direct.latencyMs.p999 !== null ? round(r.latencyMs.p999 - direct.latencyMs.p999, 3) : null,
   };
 }
 
@@ -322,12 +335,7 @@ async function main(): Promise<void> {
     const viaBw = await vegeta.report(lat.breakwater);
     const viaNginx = await vegeta.report(lat.nginx);
     const viaHaproxy = haproxyCh ? await vegeta.report(lat.haproxy) : undefined;
-    const added = (r: VegetaReport): LatencyDelta => ({
-      p50: round(r.latencyMs.p50 - direct.latencyMs.p50, 3),
-      p90: round(r.latencyMs.p90 - direct.latencyMs.p90, 3),
-      p99: round(r.latencyMs.p99 - direct.latencyMs.p99, 3),
-      p999: r.latencyMs.p999 !== null && direct.latencyMs.p999 !== null ? round(r.latencyMs.p999 - direct.latencyMs.p999, 3) : null,
-    });
+    const added = (r: VegetaReport): LatencyDelta => latencyDelta(r, direct);
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
     results.latency = {
       direct,
@@ -390,6 +398,29 @@ async function main(): Promise<void> {
     for (let r = 0; r < D.saturationRounds; r++) {
       for (const t of chTargets) await saturate(wrk, t, results.saturation.clickhouse, r);
     }
+
+    // 2c. The 1 KiB file at the fixed rate (pinned as in 2a: the proxy on cpu 0, vegeta and nginx on cpu 1)
+    heading(`2c. fixed rate: 1 KiB file at ${D.rate} req/s, open loop (vegeta), ${D.latencyRounds} x ${D.latencyRoundSec} s per target, interleaved`);
+    const staticRate: Record<string, { url: string; cpus: string }> = {
+      direct: { url: upstream.origin + STATIC_PATH, cpus: CPU.directLoad },
+      breakwater: { url: bwStatic.origin + STATIC_PATH, cpus: CPU.load },
+      nginx: { url: nginxProxyStatic.origin + STATIC_PATH, cpus: CPU.load },
+      ...(haproxy ? { haproxy: { url: haproxy.origin + STATIC_PATH, cpus: CPU.load } } : {}),
+    };
+    const staticFiles: Record<string, string[]> = {};
+    // already warm from the saturation runs: a short warm-up at the rate is enough
+    for (const [name, x] of Object.entries(staticRate)) await vegeta.attack(`warm-static-${name}`, x.url, { rate: D.rate, seconds: D.wrkWarmSec, cpus: x.cpus });
+    for (let i = 0; i < D.latencyRounds; i++) {
+      for (const [name, x] of Object.entries(staticRate)) {
+        const m = await measured(`static ${name} vegeta round ${i + 1}`, () => vegeta.attack(`static-${name}`, x.url, { rate: D.rate, seconds: D.latencyRoundSec, cpus: x.cpus }));
+        (staticFiles[name] ??= []).push(m.value);
+      }
+    }
+    const byTarget: Record<string, VegetaReport> = {};
+    for (const [name, files] of Object.entries(staticFiles)) byTarget[name] = await vegeta.report(files);
+    const staticAdded: Record<string, LatencyDelta> = {};
+    for (const [name, r] of Object.entries(byTarget)) if (name !== 'direct') staticAdded[name] = latencyDelta(r, byTarget.direct!);
+    results.staticLatency = { byTarget, addedMs: staticAdded };
 
     // 3. RSS after saturation
     results.rss['breakwater-clickhouse after saturation'] = memoryOf(bwClickHouse.proc.pid);
@@ -588,6 +619,27 @@ function report(): string {
   sat(`2a. Saturation — 1 KiB file from nginx, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s (closed loop)${D.saturationRounds > 1 ? `, best of ${D.saturationRounds} rounds` : ''}`, results.saturation.static);
   sat(`2b. Saturation — SELECT 1 to ClickHouse, wrk -t1 -c${D.wrkConnections} -d${D.wrkSec}s`, results.saturation.clickhouse);
   if (results.saturation.static.length) out.push(satNote);
+  if (results.staticLatency) {
+    const { byTarget, addedMs } = results.staticLatency;
+    out.push('', `2c. Fixed rate — 1 KiB file, ${D.rate} req/s open loop (vegeta), ${D.latencyRounds}x${D.latencyRoundSec} s per target, interleaved, merged; pinned as in 2a`);
+    out.push(
+      table(
+        ['target', 'requests', 'ok', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'added p50 ms', 'added p99 ms'],
+        Object.entries(byTarget).map(([name, r]) => [
+          name,
+          r.requests,
+          `${round(r.success * 100, 2)}%`,
+          ms(r.latencyMs.p50),
+          ms(r.latencyMs.p90),
+          ms(r.latencyMs.p99),
+          ms(r.latencyMs.p999),
+          ms(r.latencyMs.max),
+          addedMs[name] ? ms(addedMs[name]!.p50) : '',
+          addedMs[name] ? ms(addedMs[name]!.p99) : '',
+        ]),
+      ),
+    );
+  }
   if (Object.keys(results.ratios).length) {
     out.push('', 'Ratios (req/s unless it says CPU per request)');
     out.push(table(['ratio', 'value'], Object.entries(results.ratios).map(([k, v]) => [k, `${v}x`])));

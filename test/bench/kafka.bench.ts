@@ -43,6 +43,7 @@ import {
   commandLog,
   cpuMsOfPid,
   httpOk,
+  memoryOf,
   round,
   sleep,
   startProcess,
@@ -267,6 +268,8 @@ interface Results {
     latency?: { addedP50: number; addedP99: number; addedP999: number; bwUsPerSend: number; met: boolean };
   };
   repeatedIntervals: number;
+  /** breakwater's VmRSS / VmHWM in MiB: after start-up (idle) and after the measurements */
+  rss: Record<string, { rssMiB: number; hwmMiB: number }>;
   profile?: ProfileResult;
   commands: string[];
   error?: string;
@@ -285,6 +288,7 @@ const results: Results = {
   latencySummary: [],
   summary: { produce: [], consume: [] },
   repeatedIntervals: 0,
+  rss: {},
   commands: commandLog,
 };
 
@@ -650,6 +654,8 @@ async function main(): Promise<void> {
     process.stdout.write(`kafka ${KAFKA_VERSION} on ${kafka.brokers[0]} (pid ${kafkaPid})\n`);
     const bw = await startBreakwater('breakwater', path.join(work, 'bw'), kafka.brokers[0]!);
     process.stdout.write(`breakwater on ${bw.bootstrap} (pid ${bw.proc.pid})\n`);
+    await sleep(2000); // past start-up, health checks running
+    results.rss['breakwater idle'] = memoryOf(bw.proc.pid);
     const cpu = () => ({ bw: cpuMsOfPid(bw.proc.pid), kafka: cpuMsOfPid(kafkaPid) });
     const bootstrap: Record<PathName, string> = { direct: kafka.brokers[0]!, breakwater: bw.bootstrap };
     const clients: Record<PathName, Kafka> = {
@@ -856,6 +862,8 @@ async function main(): Promise<void> {
       };
     }
     results.repeatedIntervals = guard.repeated;
+    results.rss['breakwater after load'] = memoryOf(bw.proc.pid);
+    process.stdout.write(`breakwater RSS: ${JSON.stringify(results.rss)}\n`);
 
     const missed =
       results.summary.produce.some((x) => !x.met) || results.summary.consume.some((x) => !x.met) || results.summary.latency?.met === false;

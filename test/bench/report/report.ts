@@ -4,6 +4,7 @@
 // report, never a reason to stop.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { memoryRows, type MemoryRow } from './memory.js';
 import os from 'node:os';
 import path from 'node:path';
 import { barChart, percentileChart, timelineChart } from './charts.js';
@@ -45,6 +46,7 @@ interface ScenarioReport {
   problem?: string;
   run?: RunInfo;
   extract?: Extract;
+  memory?: MemoryRow[];
 }
 
 /** Writes outDir/report.md, its PNGs and outDir/summary.json; returns the path of report.md. */
@@ -97,6 +99,12 @@ export async function buildReport(resultsDir: string, outDir: string, opts: Repo
   const all = scenarios.flatMap((s) => s.extract?.targets ?? []);
   for (const c of summaryCharts(all)) md.push(await draw(c), '');
 
+  const memory = scenarios.flatMap((s) => s.memory ?? []);
+  if (memory.length) {
+    md.push('## Memory', '', "breakwater's resident set (VmRSS) as each scenario measured it, and the peak (VmHWM) where it did.", '');
+    md.push(mdTable(['scenario', 'moment', 'RSS MiB', 'peak MiB'], memory.map((m) => [m.scenario, m.moment, m.rssMiB.toFixed(1), m.peakMiB === undefined ? '-' : m.peakMiB.toFixed(1)])), '');
+  }
+
   for (const s of scenarios) {
     md.push(`## ${s.extract?.title ?? `\`${s.name}\``}`, '');
     md.push(`Results: \`${shown(s.file)}\`${s.run?.startedAt ? `, ran ${utc(s.run.startedAt)} UTC${s.run.commit ? ` at commit ${s.run.commit}` : ''}` : ''}.`, '');
@@ -140,7 +148,7 @@ function readScenario(s: Scenario, resultsDir: string, wasRun: boolean): Scenari
   // a failed bench keeps what it measured before the failure: report that as well
   const failed = typeof json.error === 'string' ? { status: 'failed' as const, problem: `the bench failed: ${json.error.split('\n')[0]}` } : undefined;
   try {
-    return { name: s.name, file, run, status: 'ok', ...failed, extract: s.extract(json) };
+    return { name: s.name, file, run, status: 'ok', ...failed, extract: s.extract(json), memory: memoryRows(s.name, json) };
   } catch (err) {
     return { name: s.name, file, run, ...(failed ?? { status: 'not extracted' as const, problem: `could not read its figures: ${(err as Error).message}` }) };
   }

@@ -12,7 +12,9 @@ interface SaturationRow {
 interface HttpResults {
   settings?: { rate?: number; quick?: boolean };
   targets?: { addedP99Ms: number; vsNginx: number; idleRssMiB: number };
-  latency?: { direct: { latencyMs: Pcts }; breakwater: { latencyMs: Pcts }; nginx?: { latencyMs: Pcts }; addedMs: Pcts; nginxAddedMs?: Pcts; breakwaterCpuUsPerReq?: number };
+  latency?: { direct: { latencyMs: Pcts }; breakwater: { latencyMs: Pcts }; nginx?: { latencyMs: Pcts }; haproxy?: { latencyMs: Pcts }; addedMs: Pcts; nginxAddedMs?: Pcts; haproxyAddedMs?: Pcts; breakwaterCpuUsPerReq?: number };
+  /** the 1 KiB file at the same fixed rate, per target */
+  staticLatency?: { byTarget: Record<string, { latencyMs: Pcts }>; addedMs: Record<string, Pcts> };
   saturation?: { static: SaturationRow[]; clickhouse: SaturationRow[] };
   rss?: Record<string, { rssMiB: number; hwmMiB: number }>;
   breaker?: { policy: string; opsPerSec: number }[];
@@ -30,11 +32,17 @@ function extract(json: unknown): Extract {
 
   const l = r.latency;
   if (l) {
-    const cols = [['direct', l.direct], ['breakwater', l.breakwater], ...(l.nginx ? [['nginx', l.nginx] as const] : [])] as const;
+    const cols = [['direct', l.direct], ['breakwater', l.breakwater], ...(l.nginx ? [['nginx', l.nginx] as const] : []), ...(l.haproxy ? [['haproxy', l.haproxy] as const] : [])] as const;
     tables.push({
       caption: `Added latency: \`SELECT 1\` at ${num(rate)} req/s open loop (vegeta), merged rounds`,
-      header: ['percentile', ...cols.map(([n]) => n), 'breakwater added', ...(l.nginxAddedMs ? ['nginx added'] : [])],
-      rows: PCTS.map((p) => [p.replace('p999', 'p99.9'), ...cols.map(([, v]) => ms(v.latencyMs[p])), signedMs(l.addedMs[p]), ...(l.nginxAddedMs ? [signedMs(l.nginxAddedMs[p])] : [])]),
+      header: ['percentile', ...cols.map(([n]) => n), 'breakwater added', ...(l.nginxAddedMs ? ['nginx added'] : []), ...(l.haproxyAddedMs ? ['haproxy added'] : [])],
+      rows: PCTS.map((p) => [
+        p.replace('p999', 'p99.9'),
+        ...cols.map(([, v]) => ms(v.latencyMs[p])),
+        signedMs(l.addedMs[p]),
+        ...(l.nginxAddedMs ? [signedMs(l.nginxAddedMs[p])] : []),
+        ...(l.haproxyAddedMs ? [signedMs(l.haproxyAddedMs[p])] : []),
+      ]),
     });
     charts.push({
       kind: 'percentiles',
@@ -44,6 +52,29 @@ function extract(json: unknown): Extract {
       subtitle: 'open loop (vegeta); lower is better',
       unit: 'ms',
       rows: cols.flatMap(([target, v]) => (['p50', 'p90', 'p99'] as const).map((p) => ({ target, percentile: p, value: v.latencyMs[p] }))),
+    });
+  }
+
+  const sl = r.staticLatency;
+  if (sl) {
+    const names = Object.keys(sl.byTarget);
+    tables.push({
+      caption: `1 KiB file at ${num(rate)} req/s open loop (vegeta), merged rounds; pinned`,
+      header: ['percentile', ...names, ...names.filter((n) => sl.addedMs[n]).map((n) => `${n} added`)],
+      rows: PCTS.map((p) => [
+        p.replace('p999', 'p99.9'),
+        ...names.map((n) => ms(sl.byTarget[n]!.latencyMs[p])),
+        ...names.filter((n) => sl.addedMs[n]).map((n) => signedMs(sl.addedMs[n]![p])),
+      ]),
+    });
+    charts.push({
+      kind: 'percentiles',
+      file: 'http-static-latency.png',
+      alt: 'bench:http 1 KiB file latency percentiles at a fixed rate',
+      title: `1 KiB file at ${num(rate)} req/s, latency`,
+      subtitle: 'open loop (vegeta); lower is better',
+      unit: 'ms',
+      rows: names.flatMap((target) => (['p50', 'p90', 'p99'] as const).map((p) => ({ target, percentile: p, value: sl.byTarget[target]!.latencyMs[p] }))),
     });
   }
 
