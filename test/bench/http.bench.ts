@@ -189,6 +189,11 @@ function latencyDelta(r: VegetaReport, direct: VegetaReport): LatencyDelta {
   };
 }
 
+/** requests, ok, p50, p90, p99, p99.9, max: the columns of a vegeta report in the tables */
+function vegetaCells(r: VegetaReport): (string | number)[] {
+  return [r.requests, `${round(r.success * 100, 2)}%`, ms(r.latencyMs.p50), ms(r.latencyMs.p90), ms(r.latencyMs.p99), ms(r.latencyMs.p999), ms(r.latencyMs.max)];
+}
+
 function ms(x: number | null | undefined): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(3);
 }
@@ -558,13 +563,7 @@ function report(): string {
     const other = results.latency.otherCpuPct;
     const row = (name: 'direct' | 'breakwater' | 'nginx (reference)' | 'haproxy (reference)', r: VegetaReport): (string | number)[] => [
       name,
-      r.requests,
-      `${round(r.success * 100, 2)}%`,
-      ms(r.latencyMs.p50),
-      ms(r.latencyMs.p90),
-      ms(r.latencyMs.p99),
-      ms(r.latencyMs.p999),
-      ms(r.latencyMs.max),
+      ...vegetaCells(r),
       (other[name === 'nginx (reference)' ? 'nginx' : name === 'haproxy (reference)' ? 'haproxy' : name] ?? []).map((x) => `${x}%`).join(' '),
     ];
     out.push(
@@ -627,13 +626,7 @@ function report(): string {
         ['target', 'requests', 'ok', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'added p50 ms', 'added p99 ms'],
         Object.entries(byTarget).map(([name, r]) => [
           name,
-          r.requests,
-          `${round(r.success * 100, 2)}%`,
-          ms(r.latencyMs.p50),
-          ms(r.latencyMs.p90),
-          ms(r.latencyMs.p99),
-          ms(r.latencyMs.p999),
-          ms(r.latencyMs.max),
+          ...vegetaCells(r),
           addedMs[name] ? ms(addedMs[name]!.p50) : '',
           addedMs[name] ? ms(addedMs[name]!.p99) : '',
         ]),
