@@ -82,14 +82,14 @@ export function startNginxStatic(nginx: string, dir: string, cpus: string | unde
   );
 }
 
-/** nginx as a keep-alive reverse proxy to `upstreamPort` (worker_processes 1, keepalive 64). */
-export function startNginxProxy(nginx: string, name: string, dir: string, upstreamPort: number, readyPath: string, cpus: string | undefined): Promise<Server> {
-  return startNginx(
-    nginx,
-    name,
-    dir,
-    (port) => `  upstream up {
-    server 127.0.0.1:${upstreamPort};
+/**
+ * The http block of nginx as a keep-alive reverse proxy to upstreamPort: `server` adds parameters
+ * to the upstream's server line, `before` directives before the upstream, `location` directives
+ * inside `location /`.
+ */
+function reverseProxy(port: number, upstreamPort: number, extra: { server?: string; before?: string; location?: string[] } = {}): string {
+  return `${extra.before ? `  ${extra.before}\n` : ''}  upstream up {
+    server 127.0.0.1:${upstreamPort}${extra.server ? ` ${extra.server}` : ''};
     keepalive 64;
     keepalive_requests ${KEEPALIVE_REQUESTS};
   }
@@ -99,11 +99,13 @@ export function startNginxProxy(nginx: string, name: string, dir: string, upstre
       proxy_pass http://up;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-    }
-  }`,
-    readyPath,
-    cpus,
-  );
+${(extra.location ?? []).map((d) => `      ${d};\n`).join('')}    }
+  }`;
+}
+
+/** nginx as a keep-alive reverse proxy to `upstreamPort` (worker_processes 1, keepalive 64). */
+export function startNginxProxy(nginx: string, name: string, dir: string, upstreamPort: number, readyPath: string, cpus: string | undefined): Promise<Server> {
+  return startNginx(nginx, name, dir, (port) => reverseProxy(port, upstreamPort), readyPath, cpus);
 }
 
 /**
@@ -120,32 +122,25 @@ export function startNginxStaleCache(nginx: string, dir: string, upstreamPort: n
     nginx,
     'nginx-stale-cache',
     dir,
-    (port) => `  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=ch:10m max_size=100m inactive=10m use_temp_path=off;
-  upstream up {
-    server 127.0.0.1:${upstreamPort} max_fails=1 fail_timeout=10s;
-    keepalive 64;
-    keepalive_requests ${KEEPALIVE_REQUESTS};
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_connect_timeout 1s;
-      proxy_send_timeout 1s;
-      proxy_read_timeout 1s;
-      proxy_next_upstream error timeout;
-      proxy_cache ch;
-      proxy_cache_key $request_uri;
-      proxy_cache_valid 200 1s;
-      proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504;
-      proxy_cache_background_update on;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 1s;
-      add_header X-Cache-Status $upstream_cache_status always;
-    }
-  }`,
+    (port) =>
+      reverseProxy(port, upstreamPort, {
+        before: `proxy_cache_path ${dir}/cache levels=1:2 keys_zone=ch:10m max_size=100m inactive=10m use_temp_path=off;`,
+        server: 'max_fails=1 fail_timeout=10s',
+        location: [
+          'proxy_connect_timeout 1s',
+          'proxy_send_timeout 1s',
+          'proxy_read_timeout 1s',
+          'proxy_next_upstream error timeout',
+          'proxy_cache ch',
+          'proxy_cache_key $request_uri',
+          'proxy_cache_valid 200 1s',
+          'proxy_cache_use_stale error timeout updating http_500 http_502 http_503 http_504',
+          'proxy_cache_background_update on',
+          'proxy_cache_lock on',
+          'proxy_cache_lock_timeout 1s',
+          'add_header X-Cache-Status $upstream_cache_status always',
+        ],
+      }),
     readyPath,
     undefined,
   );
